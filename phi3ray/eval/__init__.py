@@ -1,0 +1,1 @@
+"""phi3ray.eval"""

@@ -1,0 +1,1 @@
+"""RAG: chunking, embedding, the Weaviate store, hybrid retrieval and prompts with numbered sources."""

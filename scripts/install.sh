@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install what phi3ray needs, once per machine, and reuse it afterwards:
+#   - a virtual environment under $PHI3RAY_CACHE/venv with the pinned packages (torch first:
+#     PyPI's Linux wheel is the multi-GB CUDA build, so it is installed alone and cached by pip);
+#   - this checkout installed into it (editable, re-pointed at every call: cheap);
+#   - the weaviate-server binary built from its Go module into $PHI3RAY_CACHE/bin.
+# Source it (`. scripts/install.sh`) to get PHI3RAY_PY and PHI3RAY_CACHE exported.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PHI3RAY_CACHE=${PHI3RAY_CACHE:-$HOME/.cache/phi3ray}
+WEAVIATE_VERSION=1.39.0
+VENV=$PHI3RAY_CACHE/venv
+PY=${PYTHON:-python3}
+mkdir -p "$PHI3RAY_CACHE/bin"
+
+say() { printf '[phi3ray install] %s\n' "$*" >&2; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip "setuptools>=69" wheel
+fi
+
+stamp=$VENV/.phi3ray-deps
+want=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  torch_pin=$(grep -o '"torch==[^"]*"' "$ROOT/pyproject.toml" | tr -d '"')
+  say "installing $torch_pin (CUDA wheel from PyPI, several GB, once)"
+  "$VENV/bin/pip" install --progress-bar off "$torch_pin"
+  say "installing phi3ray's dependencies"
+  "$VENV/bin/pip" install --progress-bar off -e "$ROOT[test]"
+  echo "$want" > "$stamp"
+fi
+# Point the editable install at this checkout (CI clones into a new folder each run).
+"$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >/dev/null
+
+WEAVIATE_BIN=$PHI3RAY_CACHE/bin/weaviate-server-v$WEAVIATE_VERSION
+if [ ! -x "$WEAVIATE_BIN" ]; then
+  command -v go >/dev/null || { say "Go is needed to build weaviate-server (apt-get install golang-go)"; exit 1; }
+  say "building weaviate-server v$WEAVIATE_VERSION from its Go module (once, several minutes)"
+  tmp=$(mktemp -d)
+  GOBIN=$tmp GOFLAGS=-trimpath go install "github.com/weaviate/weaviate/cmd/weaviate-server@v$WEAVIATE_VERSION"
+  mv "$tmp/weaviate-server" "$WEAVIATE_BIN"
+  rm -rf "$tmp"
+fi
+
+export PHI3RAY_PY=$VENV/bin/python
+export PHI3RAY_WEAVIATE_BIN=$WEAVIATE_BIN
+say "ready: $PHI3RAY_PY, $WEAVIATE_BIN"

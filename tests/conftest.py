@@ -1,0 +1,80 @@
+"""Shared fixtures: one local Ray, one real Weaviate server, the tiny Phi-3, composed configs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray on 127.0.0.1
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from tests.weaviate_process import WeaviateProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = str(ROOT / "conf")
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (multi-GPU NCCL or a real-size Phi-3); this machine has no GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:
+    """Compose conf/<name>.yaml with overrides, as the jobs do."""
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(name, overrides=overrides or [])
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole run (2 cores), on loopback."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def weaviate_server(tmp_path_factory) -> WeaviateProcess:
+    """A real weaviate-server on free loopback ports; a test that needs it fails if it cannot start."""
+    server = WeaviateProcess(data_dir=tmp_path_factory.mktemp("weaviate") / "data")
+    try:
+        server.start()
+    except RuntimeError as err:
+        pytest.fail(f"real Weaviate is required and could not start: {err}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_retriever_overrides(weaviate_server) -> list[str]:
+    """Hydra overrides pointing retriever=local at the session's Weaviate server."""
+    return [
+        "retriever=local",
+        f"retriever.weaviate.host={weaviate_server.host}",
+        f"retriever.weaviate.http_port={weaviate_server.http_port}",
+        f"retriever.weaviate.grpc_port={weaviate_server.grpc_port}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_cfg():
+    """The composed model=tiny config (its folder is built on first use)."""
+    from phi3ray.config import validate
+
+    return validate(compose_config("serve", ["model=tiny"])).model
