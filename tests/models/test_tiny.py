@@ -1,0 +1,75 @@
+"""The tiny Phi-3 is a real Phi3ForCausalLM, loaded by the common loader, with Phi-3's tokens and template."""
+
+import json
+
+import torch
+from transformers import Phi3ForCausalLM
+
+from phi3ray.models.base import load_base_model, load_tokenizer, stop_token_ids
+from phi3ray.models.generation import Sampling, generate_chat
+from phi3ray.models.tiny import ASSETS, CHAT_TEMPLATE
+
+PHI3_SPECIALS = ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"]
+
+
+def test_tokenizer_files_live_in_the_repo_and_no_weights_are_committed():
+    names = {p.name for p in ASSETS.iterdir()}
+    assert {"tokenizer.json", "tokenizer_config.json", "config.json"} <= names
+    assert not any(n.endswith((".safetensors", ".bin")) for n in names)
+
+
+def test_tokenizer_has_phi3_special_tokens_and_chat_template(tiny_model_cfg):
+    tokenizer = load_tokenizer(tiny_model_cfg)
+    for token in PHI3_SPECIALS:
+        ids = tokenizer.encode(token, add_special_tokens=False)
+        assert len(ids) == 1 and tokenizer.convert_ids_to_tokens(ids[0]) == token
+    assert tokenizer.eos_token == "<|endoftext|>"
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id
+    text = tokenizer.apply_chat_template(
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}],
+        tokenize=False,
+    )
+    assert text == "<|system|>\nS<|end|>\n<|user|>\nQ<|end|>\n<|assistant|>\nA<|end|>\n<|endoftext|>"
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Q"}], tokenize=False, add_generation_prompt=True)
+    assert prompt == "<|user|>\nQ<|end|>\n<|assistant|>\n"
+    assert tokenizer.chat_template == CHAT_TEMPLATE
+
+
+def test_loads_through_the_common_loader_as_transformers_phi3(tiny_model_cfg):
+    model = load_base_model(tiny_model_cfg)
+    assert type(model) is Phi3ForCausalLM
+    assert model.config.model_type == "phi3"
+    assert model.dtype == torch.float32
+    # the fused projections that LoRA targets exist, as in the real Phi-3
+    names = {n.split(".")[-1] for n, _ in model.named_modules()}
+    assert {"qkv_proj", "o_proj", "gate_up_proj", "down_proj"} <= names
+
+
+def test_weights_are_deterministic(tiny_model_cfg):
+    from safetensors.torch import load_file
+
+    folder = tiny_model_cfg.name_or_path
+    stamp = json.loads(open(f"{folder}/phi3ray-tiny.json").read())
+    weights = load_file(f"{folder}/model.safetensors")
+    # fixed seed + fixed recipe: the embedding checksum is stable for a given asset digest
+    assert stamp["recipe"] >= 1
+    assert torch.isfinite(weights["model.embed_tokens.weight"]).all()
+
+
+def test_generates_text_that_ends_at_end_token(tiny_model_cfg):
+    model = load_base_model(tiny_model_cfg)
+    tokenizer = load_tokenizer(tiny_model_cfg)
+    end_id = tokenizer.convert_tokens_to_ids("<|end|>")
+    assert end_id in stop_token_ids(tokenizer)
+    conversations = [
+        [{"role": "user", "content": "Summarise the section 'Safety' of 'VX-220 Seal Replacement'."}],
+        [{"role": "user", "content": "Summarise the section 'Overview' of 'AquiDrive AD-7 Fault Codes'."}],
+    ]
+    out = generate_chat(model, tokenizer, conversations, [Sampling(max_new_tokens=200)] * 2)
+    for completion in out:
+        assert completion.finish_reason == "stop", completion
+        assert completion.text.strip() and "<|end|>" not in completion.text
+    # and the raw generation really emitted <|end|> as the last token
+    ids = tokenizer.apply_chat_template(conversations[0], add_generation_prompt=True, tokenize=True, return_dict=False)
+    raw = model.generate(torch.tensor([ids]), max_new_tokens=200, do_sample=False)
+    assert raw[0, -1].item() in stop_token_ids(tokenizer)
