@@ -16,6 +16,7 @@ from phi3ray.config import WeaviateConfig, expand_path
 from phi3ray.errors import ConfigValueError, WeaviateUnavailableError
 
 logger = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # the client logs every request at INFO
 
 
 def describe(cfg: WeaviateConfig) -> str:

@@ -1,0 +1,199 @@
+"""The evaluation driver: questions -> leakage guard -> shared retrieval -> Ray actors answer every variant
+-> scores, CIs and paired tests -> results.json, answers.jsonl, report.md/.html -> promotion gate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import ray
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from phi3ray.config import EvaluateConfig, expand_path, validate
+from phi3ray.errors import Phi3RayError, PromotionGateError
+from phi3ray.eval.gate import GateOutcome, check_gate_settings, judge_gate
+from phi3ray.eval.heldout import read_heldout
+from phi3ray.eval.leakage import guard_leakage
+from phi3ray.eval.lineage import adapter_lineage, base_lineage, data_lineage
+from phi3ray.eval.report import write_report
+from phi3ray.eval.scoring import retrieval_scores, score_answer, summarize
+from phi3ray.eval.variants import QuestionPrompts, Variant, build_matrix, build_prompts
+from phi3ray.eval.verdict import write_verdict
+from phi3ray.eval.worker import AnswerRecord, EvalWorker, WorkItem
+from phi3ray.models.base import load_tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalRun:
+    run_dir: Path
+    results: dict  # what results.json holds
+    report_md: Path
+    report_html: Path
+    gate: GateOutcome | None
+
+
+def evaluate(cfg: DictConfig) -> EvalRun:
+    """Run the whole evaluation described by a composed `evaluate` config; raise PromotionGateError
+    (after writing every output) when the gate is set and an adapter fails it."""
+    started = time.perf_counter()
+    settings: EvaluateConfig = validate(cfg)
+    check_gate_settings(settings)
+    questions = read_heldout(settings.data.heldout_file, settings.max_questions)
+    overlaps = []
+    if settings.check_leakage:
+        overlaps = guard_leakage(questions, settings.data.train_files, settings.allow_leakage)
+    lineage = collect_lineage(settings)
+    variants = build_matrix(list(settings.adapters), settings.rag)
+    logger.info("evaluating %d questions x %d variants: %s", len(questions), len(variants), [v.name for v in variants])
+    system_prompt = settings.system_prompt if settings.system_prompt is not None else settings.data.system_prompt
+    retriever = settings.retriever if settings.rag else None
+    budget = settings.generation.context_token_budget
+    prompts = build_prompts(questions, load_tokenizer(settings.model), system_prompt, retriever, budget)
+    answering = time.perf_counter()
+    records = answer_all(prompts, variants, settings)
+    timings = {"retrieval_s": sum(p.retrieval_s for p in prompts), "answering_s": time.perf_counter() - answering}
+
+    scores = {v.name: [score_answer(records[(p.question.id, v.name)], p, v.rag) for p in prompts] for v in variants}
+    k = settings.retriever.top_k
+    retrieval = [retrieval_scores(p, k) for p in prompts] if settings.rag else None
+    summary = summarize(variants, scores, retrieval, k, settings.bootstrap_samples, settings.seed)
+    gate = judge_gate(settings.gate, list(settings.adapters), summary)
+
+    run_name = settings.run_name or datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(expand_path(settings.output_dir)) / run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = {
+        "run_name": run_name,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_dir": str(run_dir),
+        "config": _public_config(cfg),
+        "lineage": lineage,
+        "leakage": {"checked": settings.check_leakage, "overlaps": [str(o) for o in overlaps]},
+        "questions": len(prompts),
+        "variants": [asdict(v) for v in variants],
+        "metrics": summary.metrics,
+        "comparisons": summary.comparisons,
+        "retrieval": summary.retrieval,
+        "gate": None if gate is None else {**asdict(gate), "passed": gate.passed, "lines": gate.lines()},
+    }
+    results["verdict"] = write_verdict(_json_ready(results), primary=settings.gate.metric or "f1")
+    results["timings"] = timings | {"total_s": time.perf_counter() - started}
+    results = _json_ready(results)
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_answers(run_dir / "answers.jsonl", prompts, variants, records, scores, retrieval)
+    report_md, report_html = write_report(results, run_dir)
+    logger.info("report: %s", report_md)
+    if gate is not None and not gate.passed:
+        raise PromotionGateError(gate.lines(), str(report_md))
+    return EvalRun(run_dir, results, report_md, report_html, gate)
+
+
+def collect_lineage(settings: EvaluateConfig) -> dict:
+    """Base id/revision, each adapter's folder and hashes (fetched here, so a bad URI fails before any work)."""
+    return {
+        "base": base_lineage(settings.model),
+        "adapters": [adapter_lineage(name, uri) for name, uri in settings.adapters.items()],
+        "data": data_lineage(settings.data.heldout_file, settings.data.train_files),
+    }
+
+
+def answer_all(
+    prompts: list[QuestionPrompts], variants: list[Variant], settings: EvaluateConfig
+) -> dict[tuple[str, str], AnswerRecord]:
+    """Send batches of questions to num_actors Ray actors (a GPU each when the cluster has GPUs);
+    each actor loads the model once and answers every variant of its batches. One bar over questions."""
+    if not ray.is_initialized():
+        ray.init()
+    resources = ray.cluster_resources()
+    gpus = 1 if resources.get("GPU", 0) >= 1 else 0
+    if settings.num_actors > resources.get("GPU" if gpus else "CPU", 0):
+        logger.warning("num_actors=%d but the cluster has %s; some actors will wait", settings.num_actors, resources)
+    actor_cls = ray.remote(num_cpus=1, num_gpus=gpus)(EvalWorker)
+    items = [WorkItem(p.question.id, p.plain, p.rag, p.question.answer) for p in prompts]
+    batches = [items[i : i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
+    actors = [
+        actor_cls.remote(settings.model, settings.adapters, settings.generation, settings.seed)
+        for _ in range(min(settings.num_actors, len(batches)))  # an actor without a batch would only load the model
+    ]
+    pending = {actors[i % len(actors)].answer.remote(batch, variants): len(batch) for i, batch in enumerate(batches)}
+    records: dict[tuple[str, str], AnswerRecord] = {}
+    try:
+        with tqdm(total=len(items), desc=f"answering ({len(variants)} variants)", unit="question") as bar:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for record in _get(done[0]):
+                    records[(record.question_id, record.variant)] = record
+                bar.update(pending.pop(done[0]))
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+    return records
+
+
+def _get(ref: ray.ObjectRef) -> list[AnswerRecord]:
+    """ray.get, re-raising a worker's Phi3RayError as itself so the user sees its message."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        if isinstance(err.cause, Phi3RayError):
+            raise err.cause from err
+        raise
+
+
+def write_answers(
+    path: Path,
+    prompts: list[QuestionPrompts],
+    variants: list[Variant],
+    records: dict[tuple[str, str], AnswerRecord],
+    scores: dict[str, list[dict]],
+    retrieval: list[dict] | None,
+) -> None:
+    """One line per question x variant: the answer, its scores and (for +rag) the sources it was shown."""
+    with path.open("w", encoding="utf-8") as out:
+        for i, prompt in enumerate(prompts):
+            for variant in variants:
+                record = records[(prompt.question.id, variant.name)]
+                answer_scores = dict(scores[variant.name][i])
+                answer_scores["perplexity"] = math.exp(answer_scores["perplexity"])  # this question's perplexity
+                row = {
+                    "question_id": prompt.question.id,
+                    "variant": variant.name,
+                    "question": prompt.question.question,
+                    "reference": prompt.question.answer,
+                    "answer": record.answer,
+                    "scores": answer_scores,
+                    "prompt_tokens": record.prompt_tokens,
+                    "completion_tokens": record.completion_tokens,
+                    "finish_reason": record.finish_reason,
+                    "sources": prompt.sources if variant.rag else [],
+                    "retrieval": retrieval[i] if variant.rag and retrieval else None,
+                }
+                out.write(json.dumps(_json_ready(row), ensure_ascii=False) + "\n")
+
+
+def _public_config(cfg: DictConfig) -> dict:
+    """The resolved config, secrets blanked."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    weaviate = config.get("retriever", {}).get("weaviate", {})
+    if weaviate.get("api_key"):
+        weaviate["api_key"] = "***"
+    return config
+
+
+def _json_ready(value):
+    """NaN -> None (JSON has no NaN), recursively."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value

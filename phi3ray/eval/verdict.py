@@ -1,0 +1,92 @@
+"""The plain-language verdict: which variant wins on what, by how much, and whether it is significant."""
+
+from __future__ import annotations
+
+import math
+
+from phi3ray.eval.scoring import METRICS, metric_spec
+from phi3ray.eval.significance import ALPHA
+from phi3ray.eval.variants import BASE, RAG_SUFFIX
+
+QUALITY = [spec.key for spec in METRICS if spec.group == "quality"]
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def _significance(comparison: dict) -> str:
+    p = comparison["p_value"]
+    if p is None:
+        return "not testable (no paired questions)"
+    if p < ALPHA:
+        return f"significant (p = {p:.4f})"
+    return f"not significant (p = {p:.4f}; could be chance with {comparison['n']} questions)"
+
+
+def _comparison(results: dict, variant: str, reference: str, metric: str) -> dict | None:
+    for c in results["comparisons"]:
+        if (c["variant"], c["reference"], c["metric"]) == (variant, reference, metric):
+            return c
+    return None
+
+
+def describe_difference(results: dict, variant: str, reference: str, metric: str) -> str:
+    """'pumps vs base on F1: +0.1234 (95% CI +0.05 to +0.20), significant (p = 0.0010)'."""
+    c = _comparison(results, variant, reference, metric)
+    if c is None or c["diff"] is None:
+        return f"{variant} vs {reference} on {metric_spec(metric).label}: no paired data"
+    spec = metric_spec(metric)
+    if c["diff"] == 0:
+        direction = "no change"
+    else:
+        direction = "better" if (c["diff"] > 0) == spec.higher_is_better else "worse"
+    return (
+        f"{variant} vs {reference} on {spec.label}: {c['diff']:+.4f} "
+        f"(95% CI {c['ci_low']:+.4f} to {c['ci_high']:+.4f}, {direction}), {_significance(c)}"
+    )
+
+
+def best_variant(results: dict, metric: str) -> str | None:
+    spec = metric_spec(metric)
+    scored = [(v, m[metric]["value"]) for v, m in results["metrics"].items() if metric in m]
+    scored = [(v, x) for v, x in scored if x is not None and not math.isnan(x)]
+    if not scored:
+        return None
+    return (max if spec.higher_is_better else min)(scored, key=lambda item: item[1])[0]
+
+
+def write_verdict(results: dict, primary: str = "f1") -> list[str]:
+    """A few sentences: the winner per quality metric, then the four questions the matrix answers."""
+    lines = []
+    for metric in QUALITY:
+        best = best_variant(results, metric)
+        if best is None:
+            continue
+        label, value = metric_spec(metric).label, results["metrics"][best][metric]["value"]
+        base_value = results["metrics"][BASE][metric]["value"]
+        if best == BASE or value == base_value:
+            lines.append(f"{label}: no variant beats the base model ({_num(base_value)}).")
+        else:
+            difference = describe_difference(results, best, BASE, metric)
+            lines.append(f"{label}: {best} is best ({_num(value)}); {difference}.")
+    names = [v["name"] for v in results["variants"]]
+    adapters = [n for n in names if n != BASE and not n.endswith(RAG_SUFFIX)]
+    label = metric_spec(primary).label
+    if BASE + RAG_SUFFIX in names:
+        difference = describe_difference(results, BASE + RAG_SUFFIX, BASE, primary)
+        lines.append(f"Does RAG help the base model ({label})? {difference}.")
+    for adapter in adapters:
+        lines.append(f"Does fine-tuning help ({label})? " + describe_difference(results, adapter, BASE, primary) + ".")
+        if adapter + RAG_SUFFIX in names:
+            lines.append(
+                f"Does fine-tuning add to RAG ({label})? "
+                + describe_difference(results, adapter + RAG_SUFFIX, BASE + RAG_SUFFIX, primary)
+                + "."
+            )
+            lines.append(
+                f"Does RAG add to fine-tuning ({label})? "
+                + describe_difference(results, adapter + RAG_SUFFIX, adapter, primary)
+                + "."
+            )
+    return lines
