@@ -64,3 +64,80 @@ class CheckpointError(Phi3RayError):
 
 class HardwareError(Phi3RayError):
     """The config asks for hardware this machine lacks (e.g. QLoRA without CUDA)."""
+
+
+class LeakageError(Phi3RayError):
+    """Held-out questions also appear in the training data (each overlap as file:line)."""
+
+    def __init__(self, overlaps: list[str]):
+        self.overlaps = overlaps
+        shown = "\n  ".join(overlaps[:20])
+        more = f"\n  ... and {len(overlaps) - 20} more" if len(overlaps) > 20 else ""
+        super().__init__(
+            f"{len(overlaps)} held-out question(s) also appear in the training data:\n  {shown}{more}\n"
+            "remove them from one side, or set allow_leakage=true to evaluate anyway"
+        )
+
+
+class PromotionGateError(Phi3RayError):
+    """The adapter did not beat the base by the required margin; the run folder is still written."""
+
+    def __init__(self, failures: list[str], report: str):
+        self.failures, self.report = failures, report
+        super().__init__("promotion gate failed:\n  " + "\n  ".join(failures) + f"\nreport: {report}")
+
+
+class DocumentReadError(Phi3RayError):
+    """A document that cannot be read or parsed; ingestion reports it and goes on."""
+
+    def __init__(self, path: str, why: str):
+        self.path, self.why = path, why
+        super().__init__(f"{path}: {why}")
+
+
+class CollectionMissingError(Phi3RayError):
+    def __init__(self, collection: str, where: str):
+        self.collection = collection
+        super().__init__(
+            f"Weaviate at {where} has no collection {collection!r}; "
+            f"ingest documents first: python jobs/ingest.py retriever.collection={collection}"
+        )
+
+
+class IngestWriteError(Phi3RayError):
+    """Chunks Weaviate refused during a batch import (each with its source); the rest were written."""
+
+    def __init__(self, failures: list[str], written: int):
+        self.failures, self.written = failures, written
+        shown = "\n  ".join(failures[:20])
+        more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+        super().__init__(f"{len(failures)} chunk(s) failed to write ({written} written):\n  {shown}{more}")
+
+
+class PromptError(Phi3RayError):
+    """A chat request that cannot be turned into a RAG prompt (e.g. no user turn)."""
+
+
+class TrainingRunError(Phi3RayError):
+    """A training run failed on its workers; its checkpoints stay in the run folder and it can be resumed."""
+
+    def __init__(self, run_name: str, run_dir: str, why: str):
+        self.run_name, self.run_dir = run_name, run_dir
+        super().__init__(
+            f"training run {run_name!r} failed: {why}\n"
+            f"its checkpoints are in {run_dir}; continue it with run.name={run_name} training.resume=true"
+        )
+
+
+class RequestError(Phi3RayError):
+    """A request the server refuses, with its HTTP status and OpenAI error fields; crosses Ray intact.
+
+    Its args are exactly the constructor's, so it pickles from a replica back to the ingress.
+    """
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param=None, code=None):
+        self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
+        super().__init__(status, message, kind, param, code)
+
+    def __str__(self) -> str:
+        return self.message

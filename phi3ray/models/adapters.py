@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import OrderedDict
 from pathlib import Path
 
+import torch
 from peft import PeftModel
 from transformers import PreTrainedModel
 
-from phi3ray.config import ModelConfig
+from phi3ray.config import MethodConfig, ModelConfig
 from phi3ray.errors import ModelLoadError, UnknownAdapterError
 from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.models.generation import BASE_ADAPTER
@@ -35,6 +37,8 @@ def fetch_adapter(uri: str, cache_dir: str = "~/.cache/phi3ray/adapters") -> str
             pafs.copy_files(source_path, str(local), source_filesystem=source_fs)
         except Exception as err:
             raise ModelLoadError(uri, f"cannot download adapter: {err}") from err
+    if not (local / "adapter_config.json").is_file():
+        raise ModelLoadError(uri, "not a peft adapter folder (no adapter_config.json)")
     return str(local)
 
 
@@ -42,19 +46,31 @@ class AdapterSet:
     """Base model + adapters by name; keeps at most max_loaded adapters, evicting the least recently used.
 
     `configured` maps every adapter name the deployment may serve to its folder or URI; adapters
-    beyond max_loaded are loaded on demand.
+    beyond max_loaded are loaded on demand. Not thread-safe: one caller at a time.
     """
 
     def __init__(self, model: PreTrainedModel, tokenizer, configured: dict[str, str], max_loaded: int):
+        if max_loaded < 1:
+            raise ValueError(f"max_loaded={max_loaded}: must be >= 1")
         self.model = model  # a PeftModel once the first adapter is loaded
         self.tokenizer = tokenizer
         self.configured = dict(configured)
         self.max_loaded = max_loaded
         self._loaded: OrderedDict[str, str] = OrderedDict()  # name -> local folder, LRU order
+        self.loads = 0  # adapters loaded so far (the first ones included)
+        self.load_seconds = 0.0  # time spent loading them
 
     @classmethod
-    def load(cls, model_cfg: ModelConfig, adapters: dict[str, str], max_loaded: int = 4) -> "AdapterSet":
-        model = load_base_model(model_cfg)
+    def load(
+        cls,
+        model_cfg: ModelConfig,
+        adapters: dict[str, str],
+        max_loaded: int = 4,
+        method: MethodConfig | None = None,
+    ) -> AdapterSet:
+        """Load the base (on the GPU when there is one; 4-bit when method.load_in_4bit) and the first adapters."""
+        device_map = {"": torch.cuda.current_device()} if torch.cuda.is_available() else None
+        model = load_base_model(model_cfg, method, device_map=device_map)
         model.eval()
         tokenizer = load_tokenizer(model_cfg)
         adapter_set = cls(model, tokenizer, adapters, max_loaded)
@@ -70,8 +86,12 @@ class AdapterSet:
     def loaded(self) -> list[str]:
         return list(self._loaded)
 
-    def ensure(self, name: str) -> str:
-        """Make adapter `name` resident (loading and evicting as needed); return its peft name."""
+    def ensure(self, name: str, keep: tuple[str, ...] = ()) -> str:
+        """Make adapter `name` resident (loading and evicting as needed); return its peft name.
+
+        Args:
+            keep: adapters that must not be evicted now (the others of the same batch).
+        """
         if name == BASE_ADAPTER:
             return name
         if name not in self.configured:
@@ -79,19 +99,34 @@ class AdapterSet:
         if name in self._loaded:
             self._loaded.move_to_end(name)
             return name
-        while len(self._loaded) >= self.max_loaded:
-            evicted, _ = self._loaded.popitem(last=False)
-            self.model.delete_adapter(evicted)
-            logger.info("evicted adapter %s", evicted)
         folder = fetch_adapter(self.configured[name])
+        start = time.perf_counter()
         try:
             if isinstance(self.model, PeftModel):
                 self.model.load_adapter(folder, adapter_name=name)
             else:
                 self.model = PeftModel.from_pretrained(self.model, folder, adapter_name=name)
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
             raise ModelLoadError(folder, f"adapter {name!r} does not fit this base model: {err}") from err
         self.model.eval()
         self._loaded[name] = folder
+        self.loads += 1
+        self.load_seconds += time.perf_counter() - start
         logger.info("loaded adapter %s from %s", name, folder)
+        # evict after loading, so the PeftModel never runs out of adapters
+        for old in [n for n in self._loaded if n not in keep and n != name]:
+            if len(self._loaded) <= self.max_loaded:
+                break
+            del self._loaded[old]
+            self.model.delete_adapter(old)
+            logger.info("evicted adapter %s (LRU, max_loaded=%d)", old, self.max_loaded)
         return name
+
+    def ensure_all(self, names: list[str]) -> list[str]:
+        """Make every adapter of one batch resident at once; at most max_loaded distinct adapters."""
+        distinct = tuple(dict.fromkeys(n for n in names if n != BASE_ADAPTER))
+        if len(distinct) > self.max_loaded:
+            raise ValueError(f"{len(distinct)} adapters in one batch, but at most {self.max_loaded} fit")
+        for name in distinct:
+            self.ensure(name, keep=distinct)
+        return list(names)

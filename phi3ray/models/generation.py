@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
 import torch
-from transformers import PreTrainedModel, TextIteratorStreamer
+from transformers import LogitsProcessorList, PreTrainedModel, StoppingCriteriaList
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from phi3ray.models.base import stop_token_ids
+from phi3ray.models.decoding import Completion, RowSampling, RowStops, RowText, Sampling
 
 BASE_ADAPTER = "__base__"  # peft's name for "no adapter" inside a mixed batch
 
-
-@dataclass
-class Completion:
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str  # stop | length
-
-
-@dataclass
-class Sampling:
-    """Decoding settings of one request (temperature 0 = greedy)."""
-
-    max_new_tokens: int = 256
-    temperature: float = 0.0
-    top_p: float = 1.0
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
+__all__ = ["BASE_ADAPTER", "Completion", "Sampling", "encode_chat", "generate_chat", "generate_tokens", "stream_chat"]
 
 
 def encode_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> list[int]:
     """Phi-3 chat template with the assistant prompt appended."""
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
-
-
-def _generate_kwargs(tokenizer, sampling: Sampling) -> dict:
-    kwargs = dict(
-        max_new_tokens=sampling.max_new_tokens,
-        eos_token_id=stop_token_ids(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        do_sample=sampling.temperature > 0,
-    )
-    if sampling.temperature > 0:
-        kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
-    else:
-        kwargs.update(temperature=None, top_p=None, top_k=None)
-    return kwargs
 
 
 def _is_peft(model: PreTrainedModel) -> bool:
@@ -59,12 +29,64 @@ def _is_peft(model: PreTrainedModel) -> bool:
     return isinstance(model, PeftModel)
 
 
-def _cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
-    cuts = [text.index(s) for s in stop if s and s in text]
-    return (text[: min(cuts)], True) if cuts else (text, False)
-
-
 @torch.inference_mode()
+def generate_tokens(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[list[int]],
+    samplings: list[Sampling],
+    adapter_names: list[str] | None = None,
+    on_step: Callable[[list[str]], None] | None = None,
+    interrupt: Callable[[int], str | None] | None = None,
+) -> list[Completion]:
+    """Answer several tokenized prompts in one generate call, each row with its own adapter and sampling.
+
+    Rows are left-padded and each greedy row picks its own arg-max, so a row's greedy answer equals the
+    answer it gets alone. A row stops at <|end|>/EOS, at one of its stop strings or at its own
+    max_new_tokens; the call ends when every row has.
+
+    Args:
+        adapter_names: one per row (BASE_ADAPTER = no adapter); None uses the model as it is (with a
+            PeftModel: its active adapter).
+        on_step: called after every decoding step with each row's newly visible text.
+        interrupt: called per unfinished row and step; a returned reason ends the row with that finish_reason.
+    """
+    if adapter_names is not None and not _is_peft(model) and set(adapter_names) != {BASE_ADAPTER}:
+        raise ValueError(f"adapters {sorted(set(adapter_names))} asked of a model without adapters")
+    width = max(len(p) for p in prompts)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # (B, T)
+    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])  # (B, T)
+    stops = stop_token_ids(tokenizer)
+    rows = [RowText(tokenizer, set(stops), s) for s in samplings]
+    sample = any(not s.greedy for s in samplings)
+    kwargs = dict(
+        max_new_tokens=max(s.max_new_tokens for s in samplings),
+        eos_token_id=stops,
+        pad_token_id=pad,
+        do_sample=sample,
+        temperature=1.0 if sample else None,
+        top_p=1.0 if sample else None,
+        top_k=0 if sample else None,
+        logits_processor=LogitsProcessorList([RowSampling(samplings, _vocab_size(model), model.device)]),
+        stopping_criteria=StoppingCriteriaList([RowStops(rows, on_step, interrupt)]),
+    )
+    if adapter_names is not None and _is_peft(model):
+        kwargs["adapter_names"] = list(adapter_names)
+    seeds = [s.seed for s in samplings if s.seed is not None]
+    if seeds:
+        torch.manual_seed(seeds[0])
+    device = model.device
+    model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **kwargs)
+    for row in rows:  # rows the loop left without a verdict ran into the shared max_new_tokens
+        row.finish("length")
+    return [row.completion(len(p)) for row, p in zip(rows, prompts)]
+
+
+def _vocab_size(model: PreTrainedModel) -> int:
+    return model.get_output_embeddings().weight.shape[0]
+
+
 def generate_chat(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -74,37 +96,11 @@ def generate_chat(
 ) -> list[Completion]:
     """Answer several conversations in one generate call; row i uses adapter_names[i] (BASE_ADAPTER = none).
 
-    Rows are left-padded, so each row's greedy answer equals the answer it gets alone. Rows with
-    different sampling settings should be grouped by the caller; max_new_tokens may differ per row.
+    Each row keeps its own sampling settings (greedy and sampled rows may share a call); a seed, if
+    any row has one, seeds the whole call. See generate_tokens.
     """
     prompts = [encode_chat(tokenizer, conv) for conv in conversations]
-    width = max(len(p) for p in prompts)
-    pad = tokenizer.pad_token_id
-    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # (B, T)
-    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])  # (B, T)
-    first = samplings[0]
-    kwargs = _generate_kwargs(tokenizer, first)
-    kwargs["max_new_tokens"] = max(s.max_new_tokens for s in samplings)
-    if adapter_names is not None and _is_peft(model):
-        kwargs["adapter_names"] = adapter_names
-    elif adapter_names is not None and set(adapter_names) != {BASE_ADAPTER}:
-        raise ValueError(f"adapters {sorted(set(adapter_names))} asked of a model without adapters")
-    if first.seed is not None:
-        torch.manual_seed(first.seed)
-    device = model.device
-    out = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **kwargs)
-    new_tokens = out[:, width:].tolist()  # (B, new)
-    stops = set(kwargs["eos_token_id"])
-    results = []
-    for prompt, tokens, sampling in zip(prompts, new_tokens, samplings):
-        tokens = tokens[: sampling.max_new_tokens]
-        ended = next((i for i, t in enumerate(tokens) if t in stops), None)
-        body = tokens if ended is None else tokens[:ended]
-        text, stopped = _cut_at_stop(tokenizer.decode(body, skip_special_tokens=True), sampling.stop)
-        finish = "stop" if ended is not None or stopped else "length"
-        used = len(body) + (1 if ended is not None else 0)
-        results.append(Completion(text, len(prompt), used, finish))
-    return results
+    return generate_tokens(model, tokenizer, prompts, samplings, adapter_names)
 
 
 def stream_chat(
@@ -114,38 +110,40 @@ def stream_chat(
     sampling: Sampling,
     adapter_name: str | None = None,
 ) -> Iterator[str]:
-    """Yield the answer's text as it is generated, with the given adapter (None = base)."""
-    prompt = encode_chat(tokenizer, messages)
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    kwargs = _generate_kwargs(tokenizer, sampling)
-    if adapter_name is not None and adapter_name != BASE_ADAPTER:
-        kwargs["adapter_names"] = [adapter_name]
-    elif _is_peft(model):
-        kwargs["adapter_names"] = [BASE_ADAPTER]
-    if sampling.seed is not None:
-        torch.manual_seed(sampling.seed)
-    input_ids = torch.tensor([prompt], device=model.device)
+    """Yield the answer's text as it is generated, with the given adapter (None = base).
+
+    The pieces add up to generate_chat's text for the same conversation, sampling and adapter.
+    """
+    pieces: queue.Queue = queue.Queue()
+    done = object()
+    stopped = threading.Event()
     errors: list[BaseException] = []
+    adapter_names = [adapter_name or BASE_ADAPTER] if _is_peft(model) else None
 
     def run() -> None:
         try:
-            with torch.inference_mode():
-                model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), streamer=streamer, **kwargs)
+            generate_tokens(
+                model,
+                tokenizer,
+                [encode_chat(tokenizer, messages)],
+                [sampling],
+                adapter_names,
+                on_step=lambda step: pieces.put(step[0]),
+                interrupt=lambda _: "cancelled" if stopped.is_set() else None,
+            )
         except BaseException as err:  # surfaced to the consumer below
             errors.append(err)
-            streamer.end()
+        finally:
+            pieces.put(done)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    emitted = ""
-    for piece in streamer:
-        candidate = emitted + piece
-        cut, stopped = _cut_at_stop(candidate, sampling.stop)
-        if cut[len(emitted):]:
-            yield cut[len(emitted):]
-        emitted = cut
-        if stopped:
-            break
-    thread.join()
+    try:
+        while (piece := pieces.get()) is not done:
+            if piece:
+                yield piece
+    finally:
+        stopped.set()  # the consumer went away: end the generate early
+        thread.join()
     if errors:
         raise errors[0]

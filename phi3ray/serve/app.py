@@ -1,0 +1,86 @@
+"""The Serve application: conf/serve.yaml (+ overrides) -> Ingress(Retriever, Generator).
+
+`serve run serve/config.yaml` and `serve deploy serve/config.yaml` call `build_app` with the
+config file's `args`; `serve run phi3ray.serve.app:build_app overrides="model=tiny"` works too.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from pydantic import BaseModel, field_validator
+from ray.serve import Application
+
+from phi3ray.config import DeploymentSettings, ServeConfig, validate
+from phi3ray.serve.generator import Generator
+from phi3ray.serve.ingress import Ingress
+from phi3ray.serve.retriever import Retriever
+
+OVERRIDES_ENV = "PHI3RAY_SERVE_OVERRIDES"  # extra Hydra overrides, space-separated, applied last
+
+
+class AppArgs(BaseModel):
+    """The `args` of serve/config.yaml."""
+
+    overrides: list[str] = []  # Hydra overrides of conf/<config_name>.yaml, e.g. ["model=tiny"]
+    config_name: str = "serve"
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _split(cls, value):
+        return shlex.split(value) if isinstance(value, str) else value  # `serve run ... overrides="a=1 b=2"`
+
+
+def conf_dir() -> str:
+    """The Hydra conf/ folder: $PHI3RAY_CONF_DIR, the checkout this package lives in, or ./conf."""
+    for candidate in (os.environ.get("PHI3RAY_CONF_DIR"), Path(__file__).resolve().parents[2] / "conf", "conf"):
+        if candidate and (Path(candidate) / "serve.yaml").is_file():
+            return str(Path(candidate).resolve())
+    raise FileNotFoundError("no conf/serve.yaml found: run from the phi3ray checkout or set PHI3RAY_CONF_DIR")
+
+
+def load_serve_config(overrides: list[str] | None = None, config_name: str = "serve") -> ServeConfig:
+    """Compose conf/serve.yaml with overrides (then $PHI3RAY_SERVE_OVERRIDES) and check every value."""
+    overrides = list(overrides or []) + shlex.split(os.environ.get(OVERRIDES_ENV, ""))
+    if GlobalHydra.instance().is_initialized():  # called from inside a Hydra app: reuse its search path
+        return validate(compose(config_name, overrides=overrides))
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        return validate(compose(config_name, overrides=overrides))
+
+
+def deployment_options(settings: DeploymentSettings) -> dict:
+    """Ray Serve deployment options for one deployment's settings."""
+    options: dict = {
+        "ray_actor_options": {"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus},
+        "max_ongoing_requests": settings.max_ongoing_requests,
+    }
+    if settings.autoscaling:
+        options["autoscaling_config"] = {
+            "min_replicas": settings.min_replicas,
+            "max_replicas": settings.max_replicas,
+            "target_ongoing_requests": settings.target_ongoing_requests,
+        }
+    else:
+        options["num_replicas"] = settings.num_replicas
+    return options
+
+
+def app_for(cfg: ServeConfig) -> Application:
+    """Wire the graph for a composed config: Ingress(Retriever, Generator)."""
+    d = cfg.deployments
+    batching = {"max_batch_size": cfg.max_batch_size, "batch_wait_timeout_s": cfg.batch_wait_timeout_s}
+    return Ingress.options(**deployment_options(d.ingress)).bind(
+        Retriever.options(**deployment_options(d.retriever)).bind(cfg.retriever),
+        Generator.options(**deployment_options(d.generator), user_config=batching).bind(cfg),
+        cfg,
+    )
+
+
+def build_app(args: AppArgs | dict) -> Application:
+    """Ray Serve app builder (import path phi3ray.serve.app:build_app)."""
+    args = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
+    return app_for(load_serve_config(args.overrides, args.config_name))

@@ -1,0 +1,289 @@
+"""Ingress deployment: the OpenAI-compatible HTTP API in front of the Retriever and the Generator.
+
+Every failure leaves as OpenAI's error shape with a fitting status (400, 401, 404, 503, 504, or 500
+with an incident id whose stack trace stays in the Ingress log); no stack trace reaches the client.
+"""
+
+# no `from __future__ import annotations` here: FastAPI must see the route annotations as classes
+import asyncio
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from ray import serve
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+from starlette.exceptions import HTTPException
+
+from phi3ray.config import ServeConfig
+from phi3ray.errors import RequestError
+from phi3ray.serve.openai_schema import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    ChatResult,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ModelCard,
+    ModelList,
+    RagOptions,
+    Usage,
+    describe_validation,
+    error_body,
+)
+
+logger = logging.getLogger(__name__)
+
+BASE_ADAPTER = "__base__"  # = phi3ray.models.generation.BASE_ADAPTER (not imported: keeps torch out of the Ingress)
+api = FastAPI(
+    title="phi3ray", description="Phi-3 + LoRA adapters + RAG, OpenAI-compatible", docs_url=None, redoc_url=None
+)
+
+
+def _error_response(err: RequestError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    return JSONResponse(error_body(err.message, err.kind, err.param, err.code), status_code=err.status, headers=headers)
+
+
+def as_request_error(err: BaseException) -> RequestError | None:
+    """The RequestError inside err (Ray wraps a replica's exception), or None."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, RequestError):
+        return cause
+    return err if isinstance(err, RequestError) else None
+
+
+@api.exception_handler(RequestError)
+async def _on_request_error(request: Request, err: RequestError) -> JSONResponse:
+    return _error_response(as_request_error(err) or err)
+
+
+@api.exception_handler(RequestValidationError)
+async def _on_validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+    return JSONResponse(error_body("invalid request: " + str(err.errors()[0].get("msg")), "invalid_request_error"), 400)
+
+
+@api.exception_handler(HTTPException)
+async def _on_http_error(request: Request, err: HTTPException) -> JSONResponse:
+    message = f"{request.method} {request.url.path}: {err.detail}"
+    return JSONResponse(error_body(message, "invalid_request_error"), status_code=err.status_code)
+
+
+@api.middleware("http")
+async def _no_stack_traces(request: Request, call_next):
+    try:
+        return await call_next(request)
+    except Exception as err:  # the last line of defence: log the trace, answer with an incident id
+        wrapped = as_request_error(err)
+        if wrapped is not None:
+            return _error_response(wrapped)
+        incident = uuid.uuid4().hex[:12]
+        logger.exception("incident %s on %s %s", incident, request.method, request.url.path)
+        message = f"internal error (incident {incident}); the server log has the details"
+        return JSONResponse(error_body(message, "server_error"), status_code=500)
+
+
+async def _parse(request: Request) -> ChatRequest:
+    body = await request.body()
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RequestError(400, "We could not parse the JSON body of your request. It must be valid JSON.") from None
+    if not isinstance(data, dict):
+        raise RequestError(400, "The request body must be a JSON object.")
+    try:
+        return ChatRequest.model_validate(data)
+    except ValidationError as err:
+        message, param = describe_validation(err)
+        raise RequestError(400, message, param=param) from None
+
+
+def _usage(result: ChatResult) -> Usage:
+    return Usage(
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        total_tokens=result.prompt_tokens + result.completion_tokens,
+    )
+
+
+def _timeout(seconds: float) -> RequestError:
+    return RequestError(504, f"The request timed out after {seconds:g} s.", "timeout_error", code="timeout")
+
+
+# helpers live above the class: serve.ingress snapshots the module's functions when the class is decorated
+@serve.deployment
+@serve.ingress(api)
+class Ingress:
+    def __init__(self, retriever: DeploymentHandle, generator: DeploymentHandle, cfg: ServeConfig):
+        self.retriever = retriever
+        self.generator = generator
+        self.cfg = cfg
+        self.created = int(time.time())
+
+    @api.get("/health")
+    async def health(self) -> dict:
+        """Liveness (always 200 while serving) and whether Weaviate answers."""
+        try:
+            ready = await asyncio.wait_for(self.retriever.ready.remote(), timeout=5)
+        except Exception:  # a slow or failed check reads as unavailable, it is not an error of /health
+            ready = False
+        return {"status": "ok", "models": self._model_ids(), "retriever": "ok" if ready else "unavailable"}
+
+    @api.get("/v1/models")
+    async def models(self, request: Request) -> JSONResponse:
+        self._authorize(request)
+        return JSONResponse(ModelList(data=[self._card(m) for m in self._model_ids()]).model_dump(exclude_none=True))
+
+    @api.get("/v1/models/{model_id}")
+    async def model(self, model_id: str, request: Request) -> JSONResponse:
+        self._authorize(request)
+        self._adapter(model_id)
+        return JSONResponse(self._card(model_id).model_dump(exclude_none=True))
+
+    @api.post("/v1/chat/completions")
+    async def chat(self, request: Request):
+        self._authorize(request)
+        chat = await _parse(request)
+        adapter = self._adapter(chat.model)
+        asked = chat.requested_max_tokens
+        if asked is not None and asked > self.cfg.max_tokens_cap:
+            raise RequestError(
+                400,
+                f"max_tokens is too large: {asked}. This server allows at most {self.cfg.max_tokens_cap}.",
+                param="max_tokens",
+                code="invalid_value",
+            )
+        timeout = self.cfg.request_timeout_s
+        deadline = time.time() + timeout
+        stream = None
+        try:
+            async with asyncio.timeout(timeout):
+                chunks, rag = await self._retrieve(chat)
+                if chat.stream:
+                    stream = self.generator.options(stream=True).stream.remote(chat, adapter, chunks, deadline)
+                    head = await stream.__anext__()  # errors (e.g. a prompt too long) still get their status
+                else:
+                    result = await self.generator.complete.remote(chat, adapter, chunks, deadline)
+        except BaseException as err:
+            if stream is not None:
+                stream.cancel()
+            if isinstance(err, TimeoutError):
+                raise _timeout(timeout) from None
+            raise
+        if chat.stream:
+            return StreamingResponse(self._sse(chat, stream, head, rag, deadline), media_type="text/event-stream")
+        if result.finish_reason == "timeout":
+            raise _timeout(timeout)
+        completion = ChatCompletion(
+            model=chat.model,
+            choices=[Choice(message=AssistantMessage(content=result.text), finish_reason=result.finish_reason)],
+            usage=_usage(result),
+            sources=result.sources if rag == "used" else ([] if rag else None),
+            rag=rag,
+        )
+        return JSONResponse(completion.model_dump(exclude_none=True))
+
+    async def _retrieve(self, chat: ChatRequest) -> tuple[list | None, str | None]:
+        """Chunks for RAG and the rag flag ("used" | "degraded"), or (None, None) without RAG."""
+        options = chat.rag if chat.rag is not None else (RagOptions() if self.cfg.rag_default else None)
+        if options is None or not options.enabled:
+            return None, None
+        query = chat.query()
+        if not query.strip():
+            raise RequestError(400, "RAG needs a user message to search with", param="messages")
+        try:
+            chunks = await self.retriever.search.remote(query, options.top_k, options.alpha, options.filters)
+        except Exception as err:
+            wrapped = as_request_error(err)
+            if wrapped is None:
+                raise
+            if wrapped.status == 503 and (options.on_unavailable or self.cfg.rag_unavailable) == "degraded":
+                logger.warning("answering without RAG (rag_unavailable=degraded): %s", wrapped.message)
+                return None, "degraded"
+            raise wrapped from None
+        return chunks, "used"
+
+    async def _sse(
+        self, chat: ChatRequest, stream: DeploymentResponseGenerator, head: ChatResult, rag: str | None, deadline: float
+    ) -> AsyncIterator[str]:
+        """Server-sent events: a role chunk, content chunks, a finish chunk (+ sources), usage if asked, [DONE]."""
+        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+        def event(choices: list[ChunkChoice], **extra) -> str:
+            chunk = ChatCompletionChunk(id=cid, created=created, model=chat.model, choices=choices, **extra)
+            return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+        final = head
+        try:
+            yield event([ChunkChoice(delta=Delta(role="assistant", content=""))])
+            while True:
+                try:
+                    item = await asyncio.wait_for(stream.__anext__(), timeout=max(deadline - time.time(), 0) + 5)
+                except StopAsyncIteration:
+                    break
+                if isinstance(item, str):
+                    yield event([ChunkChoice(delta=Delta(content=item))])
+                else:
+                    final = item
+            if final.finish_reason in (None, "timeout"):
+                raise _timeout(self.cfg.request_timeout_s)
+            sources = final.sources if rag == "used" else ([] if rag else None)
+            yield event([ChunkChoice(delta=Delta(), finish_reason=final.finish_reason)], sources=sources, rag=rag)
+            if chat.stream_options is not None and chat.stream_options.include_usage:
+                yield event([], usage=_usage(final))
+        except Exception as err:  # the status line is sent already: the error goes in the stream
+            known = as_request_error(err) or (
+                _timeout(self.cfg.request_timeout_s) if isinstance(err, TimeoutError) else None
+            )
+            if known is None:
+                incident = uuid.uuid4().hex[:12]
+                logger.exception("incident %s while streaming", incident)
+                known = RequestError(
+                    500, f"internal error (incident {incident}); the server log has the details", "server_error"
+                )
+            yield f"data: {json.dumps(error_body(known.message, known.kind, known.param, known.code))}\n\n"
+        finally:
+            stream.cancel()  # the client left or we are done: stop the row in the Generator
+        yield "data: [DONE]\n\n"
+
+    def _authorize(self, request: Request) -> None:
+        key = self.cfg.api_key
+        if not key:
+            return
+        header = request.headers.get("authorization", "")
+        if not header:
+            raise RequestError(
+                401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", code="invalid_api_key"
+            )
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
+            raise RequestError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+    def _adapter(self, model: str) -> str:
+        """The peft adapter name for a request's `model` (BASE_ADAPTER for the base); 404 if unknown."""
+        if model in (self.cfg.base_name, self.cfg.model.name):
+            return BASE_ADAPTER
+        if model in self.cfg.adapters:
+            return model
+        raise RequestError(
+            404,
+            f"The model '{model}' does not exist. Available: {', '.join(self._model_ids())}.",
+            param="model",
+            code="model_not_found",
+        )
+
+    def _model_ids(self) -> list[str]:
+        return [self.cfg.base_name, *self.cfg.adapters]
+
+    def _card(self, model_id: str) -> ModelCard:
+        base = model_id in (self.cfg.base_name, self.cfg.model.name)
+        root = self.cfg.model.name_or_path if base else self.cfg.adapters[model_id]
+        return ModelCard(id=model_id, created=self.created, root=root, parent=None if base else self.cfg.base_name)

@@ -1,0 +1,204 @@
+"""HTTP bodies: OpenAI Chat Completions requests and responses, plus phi3ray's `rag` object and `sources`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ROLES = ("system", "user", "assistant")
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str | list[TextPart]
+    name: str | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, role: str) -> str:
+        role = "system" if role == "developer" else role  # OpenAI's newer name for system
+        if role not in ROLES:
+            raise ValueError(f"role {role!r} is not supported; use one of {', '.join(ROLES)}")
+        return role
+
+    @property
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+
+class RagOptions(BaseModel):
+    """Retrieval for this request; unset fields take the retriever config's values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    alpha: float | None = Field(default=None, ge=0.0, le=1.0)  # 0 = BM25 only, 1 = vector only
+    filters: dict[str, str | list[str]] | None = None  # property -> value or any of values
+    on_unavailable: Literal["error", "degraded"] | None = None  # Weaviate down: 503 or answer flagged; None = config
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    """POST /v1/chat/completions. Unknown OpenAI fields are ignored; unsupported values are refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)  # newer clients send this instead
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int = Field(default=1, ge=1, le=1)  # one choice per request
+    logit_bias: dict[int, float] | None = None  # token id -> -100..100
+    rag: RagOptions | None = None
+    user: str | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_list(cls, stop):
+        stops = [stop] if isinstance(stop, str) else stop
+        if stops is not None and (len(stops) > 4 or any(not s for s in stops)):
+            raise ValueError("stop takes up to 4 non-empty strings")
+        return stops
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias_range(cls, bias):
+        if bias and any(not -100 <= v <= 100 for v in bias.values()):
+            raise ValueError("logit_bias values must be between -100 and 100")
+        return bias
+
+    @property
+    def requested_max_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+    def query(self) -> str:
+        """The text RAG retrieves for: the last user turn."""
+        users = [m.text for m in self.messages if m.role == "user"]
+        return users[-1] if users else ""
+
+    def conversation(self) -> list[dict]:
+        return [{"role": m.role, "content": m.text} for m in self.messages]
+
+
+class Source(BaseModel):
+    """A retrieved chunk the answer may cite as [number]."""
+
+    number: int
+    title: str
+    source: str
+    object_id: str  # the Weaviate object's UUID
+    score: float
+    doc_id: str | None = None
+
+
+class ChatResult(BaseModel):
+    """What the Generator hands back for one request (before it becomes an OpenAI response)."""
+
+    text: str = ""
+    finish_reason: str | None = None  # stop | length | timeout | cancelled; None while streaming
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    sources: list[Source] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str = Field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    sources: list[Source] | None = None  # present when RAG was asked for
+    rag: Literal["used", "degraded"] | None = None  # degraded: retrieval failed, answered without sources
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: str | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    sources: list[Source] | None = None  # on the last chunk, when RAG was asked for
+    rag: Literal["used", "degraded"] | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "phi3ray"
+    root: str  # the base model's hub id or folder
+    parent: str | None = None  # adapters: the base they apply to
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict:
+    """OpenAI's error shape: {"error": {"message", "type", "param", "code"}}."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def describe_validation(err: ValidationError) -> tuple[str, str | None]:
+    """The first problem of a pydantic error as (message, param), e.g. ("messages: ...", "messages")."""
+    first = err.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"] if not str(part).startswith(("function-", "list[")))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "too_short" and where == "messages":
+        message = "messages must contain at least one message"
+    elif first["type"] == "missing":
+        message = f"'{where}' is a required property"
+    elif where:
+        message = f"{where}: {message}"
+    return message, where or None

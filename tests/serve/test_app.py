@@ -1,0 +1,102 @@
+"""The whole app on loopback, spoken to with the stock openai client: models, chat, adapters, streams, config."""
+
+import httpx
+import pytest
+
+from phi3ray.serve.app import AppArgs, deployment_options, load_serve_config
+from tests.serve.conftest import ADAPTERS
+
+QUESTION = [{"role": "user", "content": "How do I replace the mechanical seal of the VX-220?"}]
+
+
+def ask(app, model: str, **kwargs):
+    return app.openai().chat.completions.create(model=model, messages=QUESTION, max_tokens=24, temperature=0, **kwargs)
+
+
+def test_model_list_has_the_base_and_every_adapter(serve_app):
+    models = serve_app.openai().models.list()
+    assert [m.id for m in models.data] == ["phi3", *ADAPTERS]
+    assert all(m.model_extra["parent"] == "phi3" for m in models.data[1:])
+    assert serve_app.openai().models.retrieve("pumps").id == "pumps"
+
+
+def test_chat_with_the_openai_client(serve_app):
+    answer = ask(serve_app, "phi3")
+    assert answer.object == "chat.completion" and answer.model == "phi3"
+    choice = answer.choices[0]
+    assert choice.message.role == "assistant" and choice.message.content.strip()
+    assert choice.finish_reason in ("stop", "length")
+    assert "<|end|>" not in choice.message.content
+    assert answer.usage.prompt_tokens > 5 and 0 < answer.usage.completion_tokens <= 24
+    assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
+    # the tiny model's own name picks the base too, and greedy answers repeat
+    assert ask(serve_app, "tiny-phi3").choices[0].message.content == choice.message.content
+
+
+def test_each_adapter_answers_with_its_own_weights(serve_app):
+    texts = {m: ask(serve_app, m).choices[0].message.content for m in ("phi3", *ADAPTERS)}
+    assert len(set(texts.values())) == 3, texts
+
+
+def test_stream_uses_the_requested_adapter(serve_app):
+    client = serve_app.openai()
+    for model in ADAPTERS:
+        chunks = list(
+            client.chat.completions.create(
+                model=model,
+                messages=QUESTION,
+                max_tokens=24,
+                temperature=0,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 1  # really streamed
+        assert chunks[0].choices[0].delta.role == "assistant"
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] in ("stop", "length")
+        assert chunks[-1].usage.completion_tokens > 0 and not chunks[-1].choices
+        assert streamed == ask(serve_app, model).choices[0].message.content  # same adapter, same greedy answer
+        assert streamed != ask(serve_app, "phi3").choices[0].message.content  # ... and not the base's
+
+
+def test_stream_is_server_sent_events_ending_in_done(serve_app):
+    body = {"model": "safety", "messages": QUESTION, "max_tokens": 8, "stream": True}
+    with httpx.stream("POST", f"{serve_app.url}/v1/chat/completions", json=body, headers=serve_app.headers) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in r.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in events)
+    assert events[-1] == "data: [DONE]" and len(events) >= 4
+
+
+def test_health_needs_no_key_and_reports_weaviate(serve_app):
+    health = httpx.get(f"{serve_app.url}/health", timeout=30).json()
+    assert health == {"status": "ok", "models": ["phi3", *ADAPTERS], "retriever": "ok"}
+
+
+def test_build_app_args_compose_conf_serve_with_overrides(monkeypatch):
+    monkeypatch.setenv("PHI3RAY_SERVE_OVERRIDES", "max_batch_size=16")
+    args = AppArgs.model_validate({"overrides": "model=tiny +adapters.pumps=/x deployments.generator.autoscaling=true"})
+    cfg = load_serve_config(args.overrides)
+    assert cfg.model.name == "tiny-phi3" and cfg.adapters == {"pumps": "/x"} and cfg.max_batch_size == 16
+    assert deployment_options(cfg.deployments.generator) == {
+        "ray_actor_options": {"num_cpus": 1.0, "num_gpus": 0.0},
+        "max_ongoing_requests": 64,
+        "autoscaling_config": {"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 8.0},
+    }
+    assert deployment_options(cfg.deployments.retriever)["num_replicas"] == 1
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("+adapters.phi3=/x", "adapters.phi3"),
+        ("max_batch_size=128", "deployments.generator.max_ongoing_requests"),
+        ("quantize=8bit", "quantize"),
+    ],
+)
+def test_bad_serve_settings_fail_at_build_time_naming_the_key(override, key):
+    from phi3ray.errors import ConfigValueError
+
+    with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")):
+        load_serve_config(["model=tiny", override])

@@ -1,0 +1,91 @@
+"""Generator deployment: concurrent requests for different adapters share one generate, and each greedy
+answer equals the answer the request gets alone; adapters beyond the replica's room load on demand."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from phi3ray.models.decoding import Sampling
+from phi3ray.serve.generator import BASE_ADAPTER, Row, plan_groups
+from phi3ray.serve.openai_schema import ChatRequest
+
+QUESTIONS = ["How do I replace the seal of the VX-220?", "What torque do the casing bolts need?"]
+MODELS = {"phi3": BASE_ADAPTER, "pumps": "pumps", "safety": "safety"}
+
+
+def request(model: str, question: str, **extra) -> ChatRequest:
+    return ChatRequest(model=model, messages=[{"role": "user", "content": question}], max_tokens=20, **extra)
+
+
+def test_mixed_adapter_batch_equals_each_request_alone(serve_app):
+    generator = serve_app.generator()
+    cases = [(m, q) for q in QUESTIONS for m in MODELS]  # 6 requests: base + 2 adapters, 2 questions
+    deadline = time.time() + 120
+    before = len(generator.stats.remote().result()["generate_calls"])
+    responses = [generator.complete.remote(request(m, q), MODELS[m], None, deadline) for m, q in cases]
+    together = [r.result().text for r in responses]
+    calls = generator.stats.remote().result()["generate_calls"][before:]
+    assert (6, 3) in [tuple(c) for c in calls], calls  # one generate: 6 rows, base + 2 adapters
+
+    alone = []
+    for m, q in cases:
+        alone.append(generator.complete.remote(request(m, q), MODELS[m], None, deadline).result().text)
+    calls = generator.stats.remote().result()["generate_calls"][before:]
+    assert [tuple(c)[0] for c in calls[-6:]] == [1] * 6, calls  # ... and each one by itself
+    assert together == alone
+    assert len({text for (m, q), text in zip(cases, alone) if q == QUESTIONS[0]}) == 3  # adapters differ
+
+
+def test_concurrent_http_requests_are_batched(serve_app):
+    generator = serve_app.generator()
+    before = len(generator.stats.remote().result()["generate_calls"])
+    bodies = [
+        {"model": m, "messages": [{"role": "user", "content": q}], "max_tokens": 12} for q in QUESTIONS for m in MODELS
+    ]
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        responses = list(pool.map(serve_app.post, bodies))
+    assert all(r.status_code == 200 for r in responses)
+    calls = generator.stats.remote().result()["generate_calls"][before:]
+    assert sum(rows for rows, _ in calls) == len(bodies) and len(calls) < len(bodies), calls
+    assert max(adapters for _, adapters in calls) >= 2, calls  # some generate mixed adapters
+
+
+def test_seeded_sampling_repeats_and_greedy_ignores_the_seed(serve_app):
+    client = serve_app.openai()
+
+    def sample(seed, temperature=1.0):
+        return (
+            client.chat.completions.create(
+                model="pumps",
+                messages=[{"role": "user", "content": QUESTIONS[0]}],
+                max_tokens=16,
+                temperature=temperature,
+                seed=seed,
+            )
+            .choices[0]
+            .message.content
+        )
+
+    assert sample(7) == sample(7) != sample(8)
+    assert sample(7, temperature=0) == sample(8, temperature=0)
+
+
+def test_adapters_beyond_the_replica_s_room_load_on_demand(edge_app, serve_app):
+    """The edge app keeps one adapter resident: alternating adapters reload them, with the same answers."""
+    expected = {
+        m: serve_app.post(request(m, QUESTIONS[0]).model_dump(exclude_none=True)).json() for m in ("pumps", "safety")
+    }
+    loads = edge_app.generator().stats.remote().result()["adapter_loads"]
+    for model in ("pumps", "safety", "pumps"):
+        answer = edge_app.post(request(model, QUESTIONS[0]).model_dump(exclude_none=True)).json()
+        assert answer["choices"][0]["message"]["content"] == expected[model]["choices"][0]["message"]["content"]
+    stats = edge_app.generator().stats.remote().result()
+    assert stats["adapter_loads"] - loads >= 2 and len(stats["loaded_adapters"]) == 1, stats
+
+
+def test_plan_groups_caps_adapters_per_generate_and_isolates_seeded_samples():
+    def row(adapter, temperature=0.0, seed=None):
+        return Row([1], Sampling(temperature=temperature, seed=seed), adapter, deadline=0.0)
+
+    rows = [row("a"), row(BASE_ADAPTER), row("b"), row("a", 1.0, seed=3), row("c"), row("a"), row("b", 1.0)]
+    assert plan_groups(rows, max_adapters=2) == [[3], [0, 1, 2], [4, 5], [6]]
+    assert plan_groups(rows, max_adapters=4) == [[3], [0, 1, 2, 4, 5, 6]]

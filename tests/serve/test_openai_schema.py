@@ -1,0 +1,71 @@
+"""Request validation and the OpenAI shapes, without a server."""
+
+import pytest
+from pydantic import ValidationError
+
+from phi3ray.serve.openai_schema import ChatRequest, describe_validation, error_body
+
+
+def problem(body: dict) -> tuple[str, str | None]:
+    with pytest.raises(ValidationError) as err:
+        ChatRequest.model_validate(body)
+    return describe_validation(err.value)
+
+
+def test_requests_take_the_openai_fields_and_the_rag_object():
+    req = ChatRequest.model_validate(
+        {
+            "model": "pumps",
+            "stop": "END",
+            "max_completion_tokens": 9,
+            "logit_bias": {"6": -100},
+            "user": "u1",
+            "messages": [
+                {"role": "developer", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "Seal "}, {"type": "text", "text": "torque?"}]},
+            ],
+            "rag": {"top_k": 3, "alpha": 0.25, "filters": {"doc_id": ["a", "b"]}},
+            "frequency_penalty": 0,  # unknown OpenAI fields are ignored
+        }
+    )
+    assert req.conversation() == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Seal torque?"},
+    ]
+    assert req.stop == ["END"] and req.requested_max_tokens == 9 and req.logit_bias == {6: -100.0}
+    assert req.query() == "Seal torque?" and req.rag.top_k == 3 and req.rag.enabled
+
+
+@pytest.mark.parametrize(
+    "body, message, param",
+    [
+        ({"messages": [{"role": "user", "content": "x"}]}, "'model' is a required property", "model"),
+        ({"model": "m", "messages": []}, "messages must contain at least one message", "messages"),
+        (
+            {"model": "m", "messages": [{"role": "tool", "content": "x"}]},
+            "role 'tool' is not supported",
+            "messages.0.role",
+        ),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": ["a"] * 5}, "up to 4", "stop"),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "top_p": 0}, "greater than 0", "top_p"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "rag": {"top_k": 0}},
+            "greater than or equal",
+            "rag.top_k",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "rag": {"topk": 3}},
+            "Extra inputs",
+            "rag.topk",
+        ),
+    ],
+)
+def test_invalid_requests_name_the_field(body, message, param):
+    text, where = problem(body)
+    assert message in text and where == param
+
+
+def test_error_body_is_openai_s_shape():
+    assert error_body("m", "invalid_request_error", "model", "model_not_found") == {
+        "error": {"message": "m", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
+    }
