@@ -201,7 +201,15 @@ class RunSettings:
     name: str = "phi3ray-train"  # run folder name under storage_path
     storage_path: str = "~/phi3ray_runs"  # local folder or s3:// / gs:// URI
     num_to_keep: int = 2  # checkpoints kept
-    max_failures: int = 0  # worker failures tolerated (restored from the latest checkpoint)
+    max_failures: int = 0  # worker failures tolerated (restored from the latest checkpoint); -1 = no limit
+    kill_worker_at_step: int = -1  # fault drill: the last worker SIGKILLs itself once at this step; -1 = off
+
+    def __post_init__(self) -> None:
+        _positive("run.num_to_keep", self.num_to_keep)
+        if self.max_failures < -1:
+            raise ConfigValueError("run.max_failures", self.max_failures, "must be >= 0, or -1 for no limit")
+        if not self.name or "/" in self.name:
+            raise ConfigValueError("run.name", self.name, "must be a non-empty folder name without '/'")
 
 
 @dataclass
@@ -225,9 +233,16 @@ class TrainingSettings:
     resume: bool = False  # continue from the latest checkpoint of run.name
     merge: bool = False  # also write the adapter merged into the base weights
     report_to: list[str] = field(default_factory=list)  # e.g. [mlflow] or [wandb]
+    max_grad_norm: float = 1.0  # gradient clipping; 0 = off
+    eval_on_start: bool = True  # eval loss before the first step: the baseline the adapter card reports
 
     def __post_init__(self) -> None:
         _one_of("training.lr_scheduler", self.lr_scheduler, ("cosine", "linear", "constant"))
+        for key in ("eval_steps", "save_steps", "logging_steps"):
+            _positive(f"training.{key}", getattr(self, key))
+        _positive("training.max_grad_norm", self.max_grad_norm, allow_zero=True)
+        for target in self.report_to:
+            _one_of("training.report_to", target, ("mlflow", "wandb", "tensorboard"))
         _one_of("training.precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
         _positive("training.learning_rate", self.learning_rate)
         _positive("training.per_device_batch_size", self.per_device_batch_size)
@@ -279,6 +294,23 @@ class IngestConfig:
     num_embed_actors: int = 1  # Ray Data actor pool size for embedding
     batch_size: int = 64  # chunks per embedding batch
     queries: list[str] = field(default_factory=list)  # answered after ingestion, to show retrieval
+    write_batch_size: int = 200  # objects per Weaviate batch request
+    write_retries: float = 3  # retries (1, 2, 4, 8 ... s apart) while Weaviate is unreachable, then stop
+
+    def __post_init__(self) -> None:
+        _positive("num_embed_actors", self.num_embed_actors)
+        _positive("batch_size", self.batch_size)
+        _positive("write_batch_size", self.write_batch_size)
+        _positive("write_retries", self.write_retries, allow_zero=True)
+        if not isinstance(self.retriever, RetrieverConfig):
+            return  # built from Python without a retriever
+        limit = self.retriever.embedder.max_seq_length - 2  # the embedder adds [CLS] and [SEP]
+        if self.chunk.max_tokens > limit:
+            raise ConfigValueError(
+                "chunk.max_tokens", self.chunk.max_tokens,
+                f"the embedder reads {limit} tokens of a text (retriever.embedder.max_seq_length - 2); "
+                "longer chunks would be cut silently",
+            )
 
 
 @dataclass
@@ -304,6 +336,8 @@ class GateSettings:
     metric: str | None = None  # e.g. f1; None disables the gate
     min_gain: float = 0.0
     rag: bool = False  # compare adapter+RAG against base+RAG instead of adapter against base
+    adapter: str | None = None  # which adapter must pass; None = every configured adapter
+    require_significant: bool = False  # also demand p < 0.05 in the paired test against the base
 
 
 @dataclass
@@ -320,6 +354,54 @@ class EvaluateConfig:
     num_actors: int = 1  # Ray actors evaluating in parallel (a GPU each when available)
     bootstrap_samples: int = 1000
     output_dir: str = "outputs/eval"
+    run_name: str | None = None  # run folder under output_dir; None = a timestamp
+    system_prompt: str | None = None  # system message for every variant; None = data.system_prompt
+    rag: bool = True  # also evaluate the +RAG variants (needs the retriever's collection ingested)
+    batch_size: int = 8  # questions per generate call (and per unit of work sent to an actor)
+    seed: int = 0  # bootstrap / permutation (and sampling, if temperature > 0) seed
+
+    def __post_init__(self) -> None:
+        _positive("num_actors", self.num_actors)
+        _positive("batch_size", self.batch_size)
+        _positive("bootstrap_samples", self.bootstrap_samples)
+        if self.max_questions == 0:
+            raise ConfigValueError("max_questions", self.max_questions, "use -1 for all questions or N > 0")
+        for name in self.adapters:
+            if name in ("base", "__base__") or "+" in name:
+                raise ConfigValueError(f"adapters.{name}", self.adapters[name], "name must not be base or contain +")
+
+
+@dataclass
+class DeploymentSettings:
+    """One Ray Serve deployment: how many replicas (fixed or autoscaled) and what each one reserves."""
+
+    num_replicas: int = 1  # fixed replica count (autoscaling off)
+    autoscaling: bool = False  # scale between min_replicas and max_replicas on ongoing requests
+    min_replicas: int = 1  # autoscaling: never fewer (0 = scale to zero when idle)
+    max_replicas: int = 1  # autoscaling: never more
+    target_ongoing_requests: float = 2.0  # autoscaling: requests in flight per replica it aims for
+    num_cpus: float = 1.0  # CPUs reserved per replica (fractions allowed)
+    num_gpus: float = 0.0  # GPUs per replica (1 for a Generator on a GPU node; fractions share one)
+    max_ongoing_requests: int = 64  # requests a replica takes at once; more wait in the handle's queue
+
+    def __post_init__(self) -> None:
+        _positive("deployments.*.num_replicas", self.num_replicas)
+        _positive("deployments.*.min_replicas", self.min_replicas, allow_zero=True)
+        _positive("deployments.*.num_cpus", self.num_cpus, allow_zero=True)
+        _positive("deployments.*.num_gpus", self.num_gpus, allow_zero=True)
+        _positive("deployments.*.max_ongoing_requests", self.max_ongoing_requests)
+        _positive("deployments.*.target_ongoing_requests", self.target_ongoing_requests)
+        if self.max_replicas < max(self.min_replicas, 1):
+            raise ConfigValueError("deployments.*.max_replicas", self.max_replicas, "must be >= min_replicas and >= 1")
+
+
+@dataclass
+class ServeDeployments:
+    """Replicas and resources of the three deployments of the Serve app."""
+
+    ingress: DeploymentSettings = field(default_factory=lambda: DeploymentSettings(num_cpus=0.25))
+    retriever: DeploymentSettings = field(default_factory=lambda: DeploymentSettings(num_cpus=0.25))
+    generator: DeploymentSettings = field(default_factory=lambda: DeploymentSettings(num_cpus=1.0))
 
 
 @dataclass
@@ -328,22 +410,38 @@ class ServeConfig:
     retriever: RetrieverConfig = MISSING
     adapters: dict[str, str] = field(default_factory=dict)  # name -> peft folder or URI
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    base_name: str = "phi3"  # the `model` value in a request that picks the base (model.name works too)
+    quantize: str = "none"  # none | 4bit: load the base in 4 bits (bitsandbytes NF4) to save memory
     api_key: str | None = None  # bearer key; from ${oc.env:PHI3RAY_API_KEY}
     max_tokens_cap: int = 1024  # requests asking for more get a 400
-    request_timeout_s: float = 120.0
+    request_timeout_s: float = 120.0  # a request still unanswered after this gets a 504
     rag_unavailable: str = "error"  # error (503) | degraded (answer without sources, flagged)
-    max_batch_size: int = 8  # requests gathered into one generate
-    batch_wait_timeout_s: float = 0.05
-    max_adapters_per_replica: int = 4  # LRU beyond this
-    generator_replicas: int = 1
-    retriever_replicas: int = 1
-    gpus_per_generator: float = 0.0
-    host: str = "127.0.0.1"
-    port: int = 8000
+    rag_default: bool = False  # use RAG for requests without a `rag` object
+    max_batch_size: int = 8  # requests gathered into one generate (adapters may differ)
+    batch_wait_timeout_s: float = 0.1  # how long the first request of a batch waits for others (adds to TTFT)
+    max_adapters_per_replica: int = 4  # adapters resident per Generator replica; LRU loads the rest on demand
+    deployments: ServeDeployments = field(default_factory=ServeDeployments)
+    host: str = "127.0.0.1"  # HTTP address of Serve's proxy (0.0.0.0 to accept other machines)
+    port: int = 8000  # HTTP port of Serve's proxy
 
     def __post_init__(self) -> None:
         _one_of("rag_unavailable", self.rag_unavailable, ("error", "degraded"))
+        _one_of("quantize", self.quantize, ("none", "4bit"))
         _positive("max_tokens_cap", self.max_tokens_cap)
+        _positive("request_timeout_s", self.request_timeout_s)
+        _positive("max_batch_size", self.max_batch_size)
+        _positive("batch_wait_timeout_s", self.batch_wait_timeout_s, allow_zero=True)
+        _positive("max_adapters_per_replica", self.max_adapters_per_replica)
+        for name in self.adapters:
+            if name in (self.base_name, self.model.name, "__base__"):
+                why = "an adapter cannot take the base's name"
+                raise ConfigValueError(f"adapters.{name}", self.adapters[name], why)
+        if self.deployments.generator.max_ongoing_requests < self.max_batch_size:
+            raise ConfigValueError(
+                "deployments.generator.max_ongoing_requests",
+                self.deployments.generator.max_ongoing_requests,
+                f"must be >= max_batch_size ({self.max_batch_size}), or batches never fill",
+            )
 
 
 def register_configs() -> None:

@@ -1,0 +1,135 @@
+"""The driver: check the config and data, start Ray Train's TorchTrainer, write the adapter card, return where things are.
+
+Runs the same way locally (Ray starts in-process) and under ``ray job submit`` (it attaches to the
+cluster). Everything that can be wrong before step 1 is found here, before a worker starts: bad data
+rows (file:line), impossible combinations, a resume without a checkpoint, a run folder already in use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import ray
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from phi3ray.config import TrainConfig, expand_path
+from phi3ray.data.readers import file_sha256, read_examples
+from phi3ray.errors import CheckpointError, ConfigValueError, TrainingRunError
+from phi3ray.train.adapter_card import build_card, write_card
+from phi3ray.train.checkpoints import list_checkpoints, run_dir
+from phi3ray.train.deepspeed_config import check_combination
+from phi3ray.train.worker import train_loop_per_worker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    run_dir: str  # <storage_path>/<run.name>
+    adapter_path: str  # <run_dir>/adapter: peft layout + adapter_card.json + README.md
+    checkpoint_path: str | None  # the latest checkpoint-<step> folder Ray kept
+    merged_path: str | None = None  # <run_dir>/merged when training.merge=true
+    metrics: dict = field(default_factory=dict)  # steps, losses, timing and data counts (rank 0)
+
+
+def scaling_config(cfg: TrainConfig) -> ScalingConfig:
+    s = cfg.scaling
+    return ScalingConfig(num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker=dict(s.resources_per_worker))
+
+
+def run_config(cfg: TrainConfig) -> RunConfig:
+    r = cfg.run
+    return RunConfig(
+        name=r.name,
+        storage_path=expand_path(r.storage_path),
+        checkpoint_config=CheckpointConfig(num_to_keep=r.num_to_keep),
+        failure_config=FailureConfig(max_failures=r.max_failures),
+        # Train v2 tees workers' print() through its logger too; the duplicated progress-bar states
+        # arrive after the bar closed and leave a stale bar on the driver's console.
+        worker_runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}},
+    )
+
+
+def with_absolute_paths(cfg: TrainConfig) -> TrainConfig:
+    """The config with data paths made absolute against the driver's working directory (workers start elsewhere)."""
+    data = dataclasses.replace(
+        cfg.data,
+        train_files=[expand_path(p) for p in cfg.data.train_files],
+        eval_files=[expand_path(p) for p in cfg.data.eval_files],
+    )
+    return dataclasses.replace(cfg, data=data)
+
+
+def check_data(cfg: TrainConfig) -> None:
+    """Read every data file once, raising DataErrors with every bad row."""
+    d = cfg.data
+    if not d.train_files:
+        raise ConfigValueError("data.train_files", d.train_files, "name at least one JSONL file")
+    for files in (d.train_files, d.eval_files):
+        if files:
+            read_examples(files, d.format, d.system_prompt, d.on_error)
+
+
+def check_run_folder(cfg: TrainConfig, run_uri: str) -> None:
+    """resume=true needs a checkpoint; resume=false must not silently mix with an earlier run of the same name."""
+    found = list_checkpoints(run_uri)
+    if cfg.training.resume and not found:
+        raise CheckpointError(run_uri, "training.resume=true but the run folder holds no checkpoint-<step>")
+    if not cfg.training.resume and found:
+        raise ConfigValueError(
+            "training.resume", False,
+            f"{run_uri} already holds checkpoints (latest step {found[-1][0]}); set training.resume=true "
+            "to continue that run, or pick a new run.name",
+        )
+
+
+def _why(err: Exception) -> str:
+    """The worker's own exception line out of Ray's error snippet (its last unindented line)."""
+    lines = [line for line in str(err).splitlines() if line.strip() and not line.startswith((" ", "...", "["))]
+    return lines[-1] if lines else type(err).__name__
+
+
+def fit(cfg: TrainConfig) -> TrainResult:
+    """Train LoRA/QLoRA on cfg.scaling.num_workers Ray Train workers; return where the adapter was saved."""
+    check_combination(cfg)
+    given = [*cfg.data.train_files, *cfg.data.eval_files]
+    cfg = with_absolute_paths(cfg)
+    check_data(cfg)
+    hashes = {path: file_sha256(full) for path, full in zip(given, [*cfg.data.train_files, *cfg.data.eval_files])}
+    run_uri = run_dir(cfg.run)
+    check_run_folder(cfg, run_uri)
+    drill_flag = os.path.join(run_uri if "://" not in run_uri else tempfile.gettempdir(), f"fault-drill-{cfg.run.name}")
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init()  # under `ray job submit` RAY_ADDRESS points at the cluster; otherwise a local Ray starts here
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"cfg": cfg, "run_dir": run_uri, "drill_flag": drill_flag},
+        scaling_config=scaling_config(cfg),
+        run_config=run_config(cfg),
+    )
+    try:
+        result = trainer.fit()
+    except ray.train.TrainingFailedError as err:
+        raise TrainingRunError(cfg.run.name, run_uri, _why(err)) from err
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+    summary = result.return_value or {}
+    card = build_card(cfg, hashes, summary)
+    write_card(summary["adapter_path"], card)
+    checkpoints = list_checkpoints(run_uri)
+    return TrainResult(
+        run_dir=run_uri,
+        adapter_path=summary["adapter_path"],
+        checkpoint_path=checkpoints[-1][1] if checkpoints else None,
+        merged_path=summary.get("merged_path"),
+        metrics=summary,
+    )

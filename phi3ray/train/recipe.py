@@ -1,0 +1,239 @@
+"""One worker's part of a LoRA/QLoRA run: the HF Trainer (with DeepSpeed when configured) on its shard of the data.
+
+The recipe has torchtune's shape: ``__init__`` keeps scalars, ``setup`` builds the components in
+dependency order (arguments first, so that ZeRO-3 loads the weights already sharded), then ``train``
+and ``save_adapter``. It knows nothing about Ray; ``phi3ray.train.worker`` runs it inside Ray Train.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+
+import torch
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+
+from phi3ray.config import TrainConfig
+from phi3ray.data.masking import TokenStats, tokenize_examples
+from phi3ray.data.packing import PackedCollator, PackedDataset, pack_examples, single_examples, trim_to_shards
+from phi3ray.data.readers import read_examples, split_examples
+from phi3ray.errors import DataErrors, DataFormatError, HardwareError
+from phi3ray.models.base import load_base_model, load_tokenizer
+from phi3ray.models.lora import apply_lora
+from phi3ray.train.deepspeed_config import configure_cpu_deepspeed_state, deepspeed_dict, precision_flags
+
+logger = logging.getLogger(__name__)
+
+
+class Phi3Trainer(Trainer):
+    """transformers' Trainer that also logs eval perplexity (exp of the eval loss)."""
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        if "eval_loss" in logs:
+            logs["eval_perplexity"] = math.exp(min(logs["eval_loss"], 50.0))
+        super().log(logs, *args, **kwargs)
+
+
+class StepTimer(TrainerCallback):
+    """Wall time of every optimizer step (forward, backward, all-reduce, update) and of the whole loop."""
+
+    def __init__(self):
+        self.durations: list[float] = []  # per step, eval and saving excluded
+        self.gaps: list[float] = []  # between steps: logging, reporting, eval, saving
+        self._start = self._end = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+        if self._end:
+            self.gaps.append(self._start - self._end)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._end = time.perf_counter()
+        self.durations.append(self._end - self._start)
+
+    def seconds_per_step(self, skip: int = 1) -> float | None:
+        """Median step time, the first `skip` steps (warm-up, lazy init) left out when there are enough."""
+        steps = self.durations[skip:] if len(self.durations) > skip + 1 else self.durations
+        return statistics.median(steps) if steps else None
+
+
+def data_stats(train: TokenStats, evals: TokenStats, sequences: int, trimmed: int, skipped: int) -> dict[str, int]:
+    return {
+        "train_examples": train.examples, "eval_examples": evals.examples, "skipped_rows": skipped,
+        "truncated": train.truncated + evals.truncated, "dropped": train.dropped + evals.dropped,
+        "train_sequences": sequences, "trimmed_sequences": trimmed, "train_tokens": train.tokens,
+        "trained_tokens": train.trained_tokens,
+    }
+
+
+class LoraTraining:
+    """LoRA or QLoRA on Phi-3 with the HF Trainer, as rank `rank` of `world_size` data-parallel workers."""
+
+    def __init__(self, cfg: TrainConfig, rank: int = 0, world_size: int = 1, callbacks: list | None = None):
+        self.cfg = cfg
+        self.rank, self.world_size = rank, world_size
+        self.use_gpu = cfg.scaling.use_gpu
+        if self.use_gpu and not torch.cuda.is_available():
+            raise HardwareError("scaling.use_gpu=true but this worker sees no CUDA device")
+        self.has_eval = bool(cfg.data.eval_files) or cfg.data.eval_fraction > 0
+        self.output_dir = tempfile.mkdtemp(prefix=f"phi3ray-rank{rank}-")  # per worker: checkpoints before upload
+        self.timer = StepTimer()
+        self.callbacks = [self.timer, *(callbacks or [])]
+
+    def setup(self) -> None:
+        self.args = self._setup_arguments()
+        self.tokenizer = load_tokenizer(self.cfg.model)
+        set_seed(self.cfg.training.seed)  # the LoRA init: the same on every worker and in every run
+        self.model = self._setup_model()
+        self.train_set, self.eval_set = self._setup_data()
+        self.trainer = self._setup_trainer()
+        self._log_plan()
+
+    def _setup_arguments(self) -> TrainingArguments:
+        t, ds = self.cfg.training, deepspeed_dict(self.cfg)
+        if ds is not None and not self.use_gpu:
+            configure_cpu_deepspeed_state()
+        return TrainingArguments(
+            output_dir=self.output_dir,
+            max_steps=t.max_steps if t.max_steps > 0 else -1,
+            num_train_epochs=t.epochs,
+            per_device_train_batch_size=t.per_device_batch_size,
+            per_device_eval_batch_size=t.per_device_batch_size,
+            gradient_accumulation_steps=t.gradient_accumulation_steps,
+            learning_rate=t.learning_rate,
+            weight_decay=t.weight_decay,
+            lr_scheduler_type="constant_with_warmup" if t.lr_scheduler == "constant" else t.lr_scheduler,
+            warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a share of the steps
+            max_grad_norm=t.max_grad_norm,
+            **precision_flags(t.precision),
+            activation_checkpointing=t.gradient_checkpointing,
+            activation_checkpointing_kwargs={"use_reentrant": False},
+            eval_strategy="steps" if self.has_eval else "no",
+            eval_steps=t.eval_steps,
+            eval_on_start=t.eval_on_start and self.has_eval,
+            save_strategy="steps",
+            save_steps=t.save_steps,
+            logging_strategy="steps",
+            logging_steps=t.logging_steps,
+            logging_first_step=True,
+            report_to=list(t.report_to) or "none",
+            seed=t.seed,
+            data_seed=t.seed,
+            deepspeed=ds,
+            use_cpu=not self.use_gpu and ds is None,
+            accelerator_config={"use_configured_state": ds is not None and not self.use_gpu},
+            ddp_find_unused_parameters=False,
+            dataloader_pin_memory=self.use_gpu,
+            remove_unused_columns=False,
+            disable_tqdm=True,  # the driver shows one bar (phi3ray.train.worker.ProgressBar)
+        )
+
+    def _setup_model(self):
+        method = self.cfg.method
+        device_map = {"": torch.cuda.current_device()} if method.load_in_4bit and self.use_gpu else None
+        model = load_base_model(self.cfg.model, method, device_map=device_map)
+        model.config.use_cache = False  # no KV cache while training
+        return apply_lora(model, method, gradient_checkpointing=self.cfg.training.gradient_checkpointing)
+
+    def _setup_data(self) -> tuple[PackedDataset, PackedDataset | None]:
+        d, seed = self.cfg.data, self.cfg.training.seed
+        report = read_examples(d.train_files, d.format, d.system_prompt, d.on_error)
+        skipped = len(report.skipped)
+        if d.eval_files:
+            held = read_examples(d.eval_files, d.format, d.system_prompt, d.on_error)
+            train, evals, skipped = report.examples, held.examples, skipped + len(held.skipped)
+        else:
+            train, evals = split_examples(report.examples, d.eval_fraction, seed)
+        train_rows, train_stats = tokenize_examples(self.tokenizer, train, d.max_seq_len, d.overflow)
+        eval_rows, eval_stats = tokenize_examples(self.tokenizer, evals, d.max_seq_len, d.overflow)
+        if self.has_eval and not eval_rows:
+            where = ", ".join(d.eval_files or d.train_files)
+            raise DataErrors([DataFormatError(where, 0, f"no eval example fits data.max_seq_len={d.max_seq_len} "
+                                                        f"(data.overflow={d.overflow})")])
+        to_sequences = (lambda rows: pack_examples(rows, d.max_seq_len)) if d.packing else single_examples
+        train_packs, trimmed = trim_to_shards(
+            to_sequences(train_rows), self.world_size, self.cfg.training.per_device_batch_size
+        )
+        self.data_stats = data_stats(train_stats, eval_stats, len(train_packs), trimmed, skipped)
+        eval_set = PackedDataset(to_sequences(eval_rows)) if eval_rows else None
+        return PackedDataset(train_packs), eval_set
+
+    def _setup_trainer(self) -> Phi3Trainer:
+        trainer = Phi3Trainer(
+            model=self.model,
+            args=self.args,
+            train_dataset=self.train_set,
+            eval_dataset=self.eval_set,
+            data_collator=PackedCollator(pad_token_id=self.tokenizer.pad_token_id),
+            processing_class=self.tokenizer,
+            callbacks=self.callbacks,
+        )
+        trainer.remove_callback(PrinterCallback)  # progress and metrics are shown by the worker's callbacks
+        return trainer
+
+    def _log_plan(self) -> None:
+        if self.rank != 0:
+            return
+        t, d, s = self.cfg.training, self.cfg.data, self.data_stats
+        per_step = self.world_size * t.per_device_batch_size * t.gradient_accumulation_steps
+        trainable, total = self.model.get_nb_trainable_parameters()
+        logger.info(
+            "%s + %s (%s), %d worker(s) x %d seq x %d accum = %d sequences/step of <= %d tokens; "
+            "%d sequences from %d examples (%d truncated, %d dropped, %d skipped rows, %d trimmed for even shards); "
+            "%.2fM of %.1fM params trainable",
+            self.cfg.model.name, self.cfg.method.name, self.cfg.deepspeed.name, self.world_size,
+            t.per_device_batch_size, t.gradient_accumulation_steps, per_step, d.max_seq_len,
+            s["train_sequences"], s["train_examples"], s["truncated"], s["dropped"], s["skipped_rows"],
+            s["trimmed_sequences"], trainable / 1e6, total / 1e6,
+        )
+
+    def train(self, resume_from: str | None = None) -> None:
+        """Train to max_steps (or epochs), from a local checkpoint folder when resuming."""
+        self.trainer.train(resume_from_checkpoint=resume_from)
+
+    def save_adapter(self, out_dir: str) -> str:
+        """The final adapter in peft layout (plus the tokenizer); every rank calls it (ZeRO-3 gathers)."""
+        self.trainer.save_model(out_dir)
+        return out_dir
+
+    def cleanup(self) -> None:
+        """Remove this worker's local scratch folder (its checkpoints are already in the run folder)."""
+        shutil.rmtree(self.output_dir, ignore_errors=True)
+
+    def summary(self) -> dict:
+        """Steps, first and last losses, timing and data counts, from the Trainer's log history."""
+        history = self.trainer.state.log_history
+        evals = [h for h in history if "eval_loss" in h]
+        losses = [h for h in history if "loss" in h]
+        final = next((h for h in reversed(history) if "train_loss" in h), {})
+        start = evals[0] if evals and evals[0]["step"] == 0 else None
+        revision = self.cfg.model.revision or getattr(self.model.get_base_model().config, "_commit_hash", None)
+        per_step = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps * self.world_size
+        tokens_per_sequence = self.data_stats["train_tokens"] / max(1, self.data_stats["train_sequences"])
+        seconds = self.timer.seconds_per_step()
+        return {
+            "global_step": self.trainer.state.global_step,
+            "train_loss": losses[-1]["loss"] if losses else None,
+            "train_loss_mean": final.get("train_loss"),
+            "eval_loss_start": start["eval_loss"] if start else None,
+            "eval_loss": evals[-1]["eval_loss"] if evals else None,
+            "eval_perplexity": evals[-1].get("eval_perplexity") if evals else None,
+            "seconds_per_step": seconds,
+            "steps_timed": len(self.timer.durations),
+            "step_seconds": [round(x, 4) for x in self.timer.durations],
+            "gap_seconds": [round(x, 4) for x in self.timer.gaps],
+            "torch_threads": torch.get_num_threads(),
+            "tokens_per_second": per_step * tokens_per_sequence / seconds if seconds else None,
+            "precision": "bf16" if self.args.bf16 else "fp16" if self.args.fp16 else "fp32",
+            "model_bytes": self.model.get_memory_footprint(),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if self.use_gpu else None,
+            "base_revision": revision,
+            "world_size": self.world_size,
+            **self.data_stats,
+        }

@@ -1,0 +1,49 @@
+"""The DeepSpeed dict handed to HF, precision flags, and combinations rejected before any worker starts."""
+
+import importlib.util
+
+import pytest
+
+from phi3ray.errors import ConfigValueError
+from phi3ray.train.deepspeed_config import check_combination, deepspeed_dict, precision_flags, zero_stage
+from tests.train.conftest import short_run
+
+
+@pytest.mark.parametrize("name,stage", [("none", 0), ("zero2", 2), ("zero3", 3), ("zero3_offload", 3)])
+def test_stages(tmp_path, name, stage):
+    cfg = short_run(tmp_path, "x", f"deepspeed={name}")
+    assert zero_stage(cfg) == stage
+    assert (deepspeed_dict(cfg) is None) == (name == "none")
+
+
+def test_offload_does_not_pin_memory_without_gpus(tmp_path):
+    cpu = deepspeed_dict(short_run(tmp_path, "x", "deepspeed=zero3_offload"))
+    gpu = deepspeed_dict(short_run(tmp_path, "x", "deepspeed=zero3_offload", "scaling.use_gpu=true"))
+    assert cpu["zero_optimization"]["offload_optimizer"] == {"device": "cpu", "pin_memory": False}
+    assert gpu["zero_optimization"]["offload_param"] == {"device": "cpu", "pin_memory": True}
+    assert cpu["train_micro_batch_size_per_gpu"] == "auto"  # filled by the HF integration
+
+
+def test_precision_auto_is_fp32_on_cpu():
+    assert precision_flags("auto") == {"bf16": False, "fp16": False}  # this machine has no CUDA
+    assert precision_flags("bf16") == {"bf16": True, "fp16": False}
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (["method=qlora", "deepspeed=zero3", "method.quant_storage=bfloat16"], "QLoRA with ZeRO-3 needs GPU workers"),
+    (["training.precision=fp16"], "fp16 mixed precision needs GPU workers"),
+])
+def test_impossible_combinations_fail_at_config_time(tmp_path, overrides, match):
+    with pytest.raises(ConfigValueError, match=match):
+        check_combination(short_run(tmp_path, "x", *overrides))
+
+
+def test_qlora_with_zero3_passes_the_check_on_gpu_workers(tmp_path):
+    check_combination(short_run(tmp_path, "x", "method=qlora", "deepspeed=zero3", "method.quant_storage=bfloat16",
+                                "scaling.use_gpu=true"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlflow") is not None, reason="mlflow is installed here")
+def test_report_to_a_missing_tracker_says_what_to_install(tmp_path):
+    with pytest.raises(ConfigValueError, match="mlflow is not installed: pip install mlflow"):
+        check_combination(short_run(tmp_path, "x", "training.report_to=[mlflow]"))
