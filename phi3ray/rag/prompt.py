@@ -1,0 +1,141 @@
+"""Put retrieved chunks into Phi-3 chat messages as numbered sources, within a token budget.
+
+The sources go into the LAST USER TURN, before the question (not into a system message): the user's
+own system prompt stays as it is, the sources sit next to the question they were retrieved for, and
+earlier turns of a conversation are untouched. The user turn becomes:
+
+    <instruction: answer only from the sources, cite them as [1], [2], say you do not know otherwise>
+
+    Sources:
+    [1] <title> — <section>
+    <text>
+
+    [2] ...
+
+    Question: <the user's message>
+
+The budget counts the tokens of the "[n] ..." entries, measured with the generation tokenizer. Chunks
+are kept in rank order; the first one that does not fit is cut at a token boundary if at least
+MIN_TRUNCATED_TOKENS of it fit, otherwise dropped, and every lower-ranked chunk is dropped with it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from phi3ray.errors import PromptError
+from phi3ray.rag.chunking import heading_line
+from phi3ray.rag.retriever import RetrievedChunk
+
+INSTRUCTION = (
+    "Answer the question using only the numbered sources below. Cite each source you use by its number in "
+    "square brackets, like [1] or [2]. If the sources do not contain the answer, say that you do not know."
+)
+NO_SOURCES = (
+    "No sources were found for this question. Say that you do not know the answer from the available documents."
+)
+MIN_TRUNCATED_TOKENS = 32  # a cut chunk shorter than this is dropped instead
+SEPARATOR = "\n\n"
+_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+@dataclass
+class Source:
+    number: int  # the [n] the answer cites
+    title: str
+    source: str
+    object_id: str
+    score: float
+    doc_id: str
+
+
+def build_rag_messages(
+    messages: list[dict], chunks: list[RetrievedChunk], tokenizer: PreTrainedTokenizerBase, token_budget: int
+) -> tuple[list[dict], list[Source]]:
+    """Return a copy of messages whose last user turn carries the numbered sources, and the number -> source map.
+
+    Args:
+        chunks: best first, as Retriever.search returns them.
+        token_budget: tokens the "[n] ..." entries may take together (generation tokenizer).
+    """
+    last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), None)
+    if last_user is None:
+        raise PromptError("a RAG request needs at least one message with role 'user'")
+    entries = fit_sources(chunks, tokenizer, token_budget)
+    sources = [
+        Source(number=n, title=c.title, source=c.source, object_id=c.object_id, score=c.score, doc_id=c.doc_id)
+        for n, (c, _) in enumerate(entries, start=1)
+    ]
+    question = messages[last_user]["content"]
+    if entries:
+        block = SEPARATOR.join(entry for _, entry in entries)
+        content = f"{INSTRUCTION}\n\nSources:\n{block}\n\nQuestion: {question}"
+    else:
+        content = f"{NO_SOURCES}\n\nQuestion: {question}"
+    out = [dict(m) for m in messages]
+    out[last_user]["content"] = content
+    return out, sources
+
+
+def fit_sources(
+    chunks: list[RetrievedChunk], tokenizer: PreTrainedTokenizerBase, token_budget: int
+) -> list[tuple[RetrievedChunk, str]]:
+    """The chunks that fit, in rank order, each with its "[n] heading\\ntext" entry (the last one maybe cut)."""
+    kept: list[tuple[RetrievedChunk, str]] = []
+    for chunk in chunks:
+        number = len(kept) + 1
+        head = f"[{number}] {heading_line(chunk.title, chunk.section)}\n"
+        if count_tokens(tokenizer, _join(kept, head + chunk.text)) <= token_budget:
+            kept.append((chunk, head + chunk.text))
+            continue
+        cut = _longest_prefix(
+            chunk.text, lambda text: count_tokens(tokenizer, _join(kept, head + text)) <= token_budget, tokenizer
+        )
+        if cut is not None and count_tokens(tokenizer, cut) >= MIN_TRUNCATED_TOKENS:
+            kept.append((chunk, head + cut))
+        break
+    return kept
+
+
+def count_tokens(tokenizer: PreTrainedTokenizerBase, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=False).input_ids)
+
+
+def cited_numbers(answer: str) -> list[int]:
+    """Source numbers an answer cites ("[2]", "[1, 3]"), in order of first mention, each once."""
+    seen: list[int] = []
+    for group in _CITATION.findall(answer):
+        for number in re.split(r"\s*[,;]\s*", group):
+            if int(number) not in seen:
+                seen.append(int(number))
+    return seen
+
+
+def _join(kept: list[tuple[RetrievedChunk, str]], entry: str) -> str:
+    return SEPARATOR.join([e for _, e in kept] + [entry])
+
+
+def _longest_prefix(text: str, fits, tokenizer: PreTrainedTokenizerBase) -> str | None:
+    """The longest prefix of text ending on a token boundary for which fits(prefix) holds (binary search)."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=tokenizer.is_fast)
+    if tokenizer.is_fast:
+        ends = [end for _, end in encoded["offset_mapping"]]
+
+        def prefix(m: int) -> str:  # the first m + 1 tokens, as the original text
+            return text[: ends[m]]
+    else:
+
+        def prefix(m: int) -> str:
+            return tokenizer.decode(encoded.input_ids[: m + 1])
+
+    lo, hi, best = 0, len(encoded.input_ids) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fits(prefix(mid)):
+            best, lo = prefix(mid), mid + 1
+        else:
+            hi = mid - 1
+    return best.rstrip() if best else None

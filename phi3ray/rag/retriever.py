@@ -1,0 +1,117 @@
+"""Hybrid retrieval (BM25 + our query vector) over the chunk collection, with optional metadata filters."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import weaviate
+from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
+
+from phi3ray.config import RetrieverConfig
+from phi3ray.errors import ConfigValueError
+from phi3ray.rag.connection import connect, describe
+from phi3ray.rag.embedder import shared_embedder
+from phi3ray.rag.schema import check_collection
+from phi3ray.rag.store import ChunkStore
+
+logger = logging.getLogger(__name__)
+
+FUSIONS = {"relative_score": HybridFusion.RELATIVE_SCORE, "ranked": HybridFusion.RANKED}
+FILTERABLE = ("source", "doc_id")  # metadata a search may be restricted to
+RETURNED = ["doc_id", "title", "section", "source", "text", "chunk_index"]
+
+
+@dataclass
+class RetrievedChunk:
+    object_id: str
+    doc_id: str
+    title: str
+    section: str
+    source: str
+    text: str
+    chunk_index: int
+    score: float  # hybrid score; relative_score fusion: in [0, 1], higher is better
+
+
+class Retriever:
+    """Queries one collection; connects if no client is given and loads the embedder once."""
+
+    def __init__(self, cfg: RetrieverConfig, client: weaviate.WeaviateClient | None = None):
+        self.cfg = cfg
+        self._own_client = client is None
+        self.client = client if client is not None else connect(cfg.weaviate)
+        try:
+            self.embedder = shared_embedder(cfg.embedder)
+            where = describe(cfg.weaviate)
+            self.store = ChunkStore(self.client, self.client.collections.get(cfg.collection), where)
+            with self.store.unavailable_as_error():
+                self.collection = check_collection(self.client, cfg.collection, self.embedder.dimension, where)
+        except BaseException:
+            self.close()
+            raise
+
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        alpha: float | None = None,
+        filters: dict[str, str | list[str]] | None = None,
+    ) -> list[RetrievedChunk]:
+        """The best chunks for query, best first; chunks scoring below cfg.min_score are dropped.
+
+        Args:
+            alpha: 0 = BM25 only, 1 = vector only; None = cfg.alpha.
+            filters: {"source" | "doc_id": a value or a list of values (any of them)}.
+        """
+        alpha = self.cfg.alpha if alpha is None else alpha
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigValueError("alpha", alpha, "must be between 0 and 1")
+        vector = self.embedder.embed_query(query)
+        self.store.require_live()  # a query to a stopped server would be retried for about a minute
+        with self.store.unavailable_as_error():
+            result = self.collection.query.hybrid(
+                query,
+                vector=vector,
+                alpha=alpha,
+                fusion_type=FUSIONS[self.cfg.fusion],
+                limit=top_k or self.cfg.top_k,
+                filters=build_filter(filters),
+                return_metadata=MetadataQuery(score=True),
+                return_properties=RETURNED,
+            )
+        chunks = [
+            RetrievedChunk(
+                object_id=str(obj.uuid),
+                doc_id=obj.properties["doc_id"],
+                title=obj.properties["title"],
+                section=obj.properties["section"] or "",
+                source=obj.properties["source"],
+                text=obj.properties["text"],
+                chunk_index=int(obj.properties["chunk_index"]),
+                score=float(obj.metadata.score or 0.0),
+            )
+            for obj in result.objects
+        ]
+        return [c for c in chunks if c.score >= self.cfg.min_score]
+
+    def close(self) -> None:
+        if self._own_client and self.client is not None:
+            self.client.close()
+        self.client = None
+
+
+def build_filter(filters: dict[str, str | list[str]] | None):
+    """{"doc_id": "a"} or {"source": ["x", "y"]} -> a Weaviate filter (all keys must match); None if empty."""
+    if not filters:
+        return None
+    parts = []
+    for key, value in filters.items():
+        if key not in FILTERABLE:
+            raise ConfigValueError(f"filters.{key}", value, f"can filter on {', '.join(FILTERABLE)}")
+        values = [value] if isinstance(value, str) else list(value)
+        if not values or not all(isinstance(v, str) for v in values):
+            raise ConfigValueError(f"filters.{key}", value, "must be a string or a non-empty list of strings")
+        prop = Filter.by_property(key)
+        parts.append(prop.equal(values[0]) if len(values) == 1 else prop.contains_any(values))
+    return parts[0] if len(parts) == 1 else Filter.all_of(parts)

@@ -1,0 +1,141 @@
+"""Ingestion end to end on real Ray and a real Weaviate: idempotent re-runs, sync, unreadable files, outages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from phi3ray.errors import IngestWriteError, WeaviateUnavailableError
+from phi3ray.rag.connection import connect
+from phi3ray.rag.documents import read_documents
+from phi3ray.rag.chunking import chunk_document
+from phi3ray.rag.embedder import load_embedder_tokenizer
+from phi3ray.rag.ingest import Ingestion, ingest
+from phi3ray.rag.retriever import Retriever
+from phi3ray.rag.schema import create_collection
+from tests.rag.conftest import ROOT, ingest_config
+from tests.weaviate_process import WeaviateProcess
+
+
+def stored(cfg) -> dict[str, tuple[str, str]]:
+    """object id -> (doc_id, content_hash) of everything in cfg's collection."""
+    client = connect(cfg.retriever.weaviate)
+    try:
+        collection = client.collections.get(cfg.retriever.collection)
+        return {
+            str(o.uuid): (o.properties["doc_id"], o.properties["content_hash"])
+            for o in collection.iterator(return_properties=["doc_id", "content_hash"])
+        }
+    finally:
+        client.close()
+
+
+def expected_ids(cfg, path: Path) -> set[str]:
+    """The chunk ids one file should produce under cfg's chunk settings."""
+    tokenizer = load_embedder_tokenizer(cfg.retriever.embedder.model)
+    (doc,), _ = read_documents(str(path))
+    return {c.object_id for c in chunk_document(doc, tokenizer, cfg.chunk.max_tokens, cfg.chunk.overlap_tokens)}
+
+
+def test_sample_corpus_ingests_and_a_second_run_writes_nothing(pumps_ingested):
+    cfg, first = pumps_ingested
+    docs = sorted((ROOT / "data/pumps/docs").glob("*.md"))
+    assert (first.documents, first.unreadable, first.failed) == (len(docs), [], 0)
+    assert first.chunks > 2 * len(docs)
+    assert first.written == first.chunks and first.skipped == 0
+    objects = stored(cfg)
+    assert set(objects) == set().union(*(expected_ids(cfg, p) for p in docs))
+
+    second = ingest(cfg)
+    assert (second.written, second.skipped, second.deleted, second.chunks) == (0, first.chunks, 0, first.chunks)
+    assert stored(cfg) == objects
+
+
+def test_unreadable_files_are_reported_and_sync_replaces_exactly_the_changed_chunks(
+    ray_session, weaviate_server, tmp_path
+):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ["vx-220-seal-replacement.md", "glossary.md"]:
+        shutil.copy(ROOT / "data/pumps/docs" / name, docs / name)
+    shutil.copy(ROOT / "data/pumps/extra/parts-catalog.jsonl", docs / "parts-catalog.jsonl")  # 10 documents
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj broken beyond repair")
+    (docs / "empty.md").write_text("")
+    cfg = ingest_config(weaviate_server, "TestSync", [str(docs)], "sync=true")
+
+    first = ingest(cfg)
+    assert sorted(u.split(":")[0] for u in first.unreadable) == [str(docs / "corrupt.pdf"), str(docs / "empty.md")]
+    assert first.documents == 2 + 10 and first.failed == 0 and first.written == first.chunks
+    before = stored(cfg)
+    assert len(before) == first.chunks
+
+    # change one paragraph of the seal manual, remove the glossary; the broken files are still there
+    seal = docs / "vx-220-seal-replacement.md"
+    old_ids = expected_ids(cfg, seal)
+    old_text = "tighten the drive-collar set screws to 6 N·m"
+    seal.write_text(seal.read_text().replace(old_text, old_text.replace("6 N·m", "7 N·m")))
+    new_ids = expected_ids(cfg, seal)
+    assert 0 < len(new_ids - old_ids) < len(new_ids)  # only some chunks of the document change
+    glossary_ids = expected_ids(cfg, docs / "glossary.md")
+    (docs / "glossary.md").unlink()
+
+    second = ingest(cfg)
+    after = stored(cfg)
+    assert second.written == len(new_ids - old_ids)
+    assert second.deleted == len(old_ids - new_ids)
+    assert set(after) == (set(before) - old_ids) | new_ids  # the glossary is kept while inputs are unreadable
+    assert glossary_ids <= set(after)
+
+    (docs / "corrupt.pdf").unlink()
+    (docs / "empty.md").unlink()
+    third = ingest(cfg)
+    assert (third.written, third.deleted, third.unreadable) == (0, len(glossary_ids), [])
+    assert set(stored(cfg)) == set(after) - glossary_ids
+
+
+def test_weaviate_stopped_mid_job_names_the_url_and_a_rerun_completes(ray_session, tmp_path):
+    server = WeaviateProcess(data_dir=tmp_path / "weaviate").start()
+    try:
+        docs = [str(ROOT / "data/pumps/docs" / n) for n in ("vxm-4-maintenance.md", "vxs-80-service.md")]
+        cfg = ingest_config(server, "TestOutage", docs)
+        done_before = ingest(ingest_config(server, "TestOutage", docs[:1])).written  # the first manual is stored
+        run = Ingestion(cfg)
+        run.setup()
+        run.chunk()
+        retriever = Retriever(cfg.retriever)
+        server.stop()  # a real stop, after reading and chunking, before embedding and writing
+        with pytest.raises(WeaviateUnavailableError, match=f"127.0.0.1:{server.http_port}"):
+            run.write()
+        run.close()
+        with pytest.raises(WeaviateUnavailableError, match=f"127.0.0.1:{server.http_port}"):
+            retriever.search("oil chamber")
+        retriever.close()
+        with pytest.raises(WeaviateUnavailableError, match=f"127.0.0.1:{server.http_port}"):
+            ingest(cfg)  # the same command while it is down fails on connect
+
+        server.start()  # same ports, same data folder
+        summary = ingest(cfg)
+        assert (summary.skipped, summary.written + summary.skipped, summary.failed) == (done_before, summary.chunks, 0)
+        assert set(stored(cfg)) == expected_ids(cfg, Path(docs[0])) | expected_ids(cfg, Path(docs[1]))
+    finally:
+        server.stop()
+
+
+def test_objects_weaviate_refuses_are_each_reported_with_their_source_and_fail_the_run(ray_session, weaviate_server):
+    doc = ROOT / "data/pumps/docs/warranty-terms.md"
+    cfg = ingest_config(weaviate_server, "TestRefused", [str(doc)])
+    client = connect(cfg.retriever.weaviate)
+    try:  # a collection whose vector index already holds 5-dimensional vectors: Weaviate refuses ours
+        create_collection(client, "TestRefused", cfg.retriever.embedder.model, 384).data.insert(
+            {"doc_id": "other", "source": "elsewhere", "text": "x"}, vector=[0.2] * 5
+        )
+    finally:
+        client.close()
+    with pytest.raises(IngestWriteError) as err:
+        ingest(cfg)
+    chunks = expected_ids(cfg, doc)
+    assert (len(err.value.failures), err.value.written) == (len(chunks), 0)
+    assert all(f.startswith(f"{doc} chunk ") and "length 384" in f for f in err.value.failures)
+    assert f"{len(chunks)} chunk(s) failed to write (0 written)" in str(err.value)
