@@ -25,4 +25,4 @@ echo "== 3/4 evaluate base, base+RAG, adapter, adapter+RAG on the held-out quest
 "$PY" jobs/evaluate.py model=tiny "+adapters.pumps=$ADAPTER" max_questions=24 generation.max_new_tokens=64
 
 echo "== 4/4 serve: start the app, ask one question with RAG, stop =="
-"$PY" -m phi3ray.serve.ask "What torque do the VX-220 casing bolts need?" model=tiny "+adapters.pumps=$ADAPTER" --model pumps
+"$PY" -m phi3ray.serve.ask "How often should the oil chamber of a VXS-80 be inspected?" model=tiny "+adapters.pumps=$ADAPTER" --model pumps

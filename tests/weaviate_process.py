@@ -108,6 +108,9 @@ class WeaviateProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
 
     def log_tail(self, chars: int = 2000) -> str:
         path = self.data_dir.parent / f"weaviate-{self.http_port}.log"
