@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from phi3ray.errors import ModelLoadError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet, fetch_adapter
@@ -12,15 +11,6 @@ from tests.random_adapters import make_random_adapters
 
 CHAT = [{"role": "user", "content": "How do I replace the seal of the VX-220?"}]
 GREEDY = Sampling(max_new_tokens=16)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on 2 busy cores, torch's default 2 spin-waiting threads run the tiny model ~15x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Batched chat generation: each row keeps its own adapter and sampling, and equals its answer alone."""
 
 import pytest
-import torch
 
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.decoding import RowText
@@ -13,15 +12,6 @@ QUESTIONS = [
     "What torque do the casing bolts need?",
     "Summarise the section 'Safety' of 'VX-220 Seal Replacement'.",
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on 2 busy cores, torch's default 2 spin-waiting threads run the tiny model ~15x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

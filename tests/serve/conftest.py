@@ -10,7 +10,6 @@ running apps on loopback (started once for the whole tests/serve package):
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,18 +113,12 @@ def start_app(base_url: str, name: str, overrides: list[str], api_key: str | Non
     from ray import serve
 
     from phi3ray.serve.app import build_app
+    from phi3ray.serve.ask import wait_until_healthy
 
     serve.run(build_app({"overrides": overrides}), name=name, route_prefix=f"/{name}")
     app = RunningApp(name, f"{base_url}/{name}", api_key)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{app.url}/health", timeout=10).status_code == 200:
-                return app
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"app {name} did not answer /health within 120 s")
+    wait_until_healthy(app.url, timeout_s=120)
+    return app
 
 
 @pytest.fixture(scope="package")
