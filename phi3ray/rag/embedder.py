@@ -65,8 +65,10 @@ class Embedder:
                 "retriever.embedder.max_seq_length", cfg.max_seq_length, f"{cfg.model} takes at most {limit}"
             )
         self.model.max_seq_length = cfg.max_seq_length
+        self.dtype = resolve_dtype(cfg.dtype, device)
+        self.model.to(self.dtype)
         self.dimension: int = self.model.get_embedding_dimension()
-        logger.info("embedder %s on %s: %d dimensions", cfg.model, device, self.dimension)
+        logger.info("embedder %s on %s (%s): %d dimensions", cfg.model, device, self.dtype, self.dimension)
 
     @property
     def tokenizer(self) -> PreTrainedTokenizerBase:
@@ -77,14 +79,28 @@ class Embedder:
         vectors = self.model.encode(
             list(texts),
             batch_size=self.cfg.batch_size,
-            normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
-        )
-        return vectors.astype(np.float32, copy=False)
+        ).astype(np.float32, copy=False)
+        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors / norms  # normalised in float32: a bf16 norm is off by up to 1e-3
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0].tolist()
+
+
+def resolve_dtype(name: str, device: str) -> torch.dtype:
+    """The embedder's weights and activations dtype; vectors leave as float32 whatever it is."""
+    if name != "auto":
+        return getattr(torch, name)
+    if device.startswith("cuda"):
+        return torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where bf16 matmuls run in hardware (AVX512-BF16 or AMX); elsewhere they are emulated and slower."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 _LOADED: dict[tuple, Embedder] = {}
@@ -92,7 +108,7 @@ _LOADED: dict[tuple, Embedder] = {}
 
 def shared_embedder(cfg: EmbedderConfig) -> Embedder:
     """One Embedder per config in this process (the ingestion driver and its retriever share it)."""
-    key = (cfg.model, cfg.device, cfg.max_seq_length, cfg.batch_size)
+    key = (cfg.model, cfg.device, cfg.dtype, cfg.max_seq_length, cfg.batch_size)
     if key not in _LOADED:
         _LOADED[key] = Embedder(cfg)
     return _LOADED[key]

@@ -38,6 +38,7 @@ class IngestSummary:
     written: int = 0  # new objects written
     skipped: int = 0  # chunks already stored under the same id
     deleted: int = 0  # objects removed by sync=true
+    relocated: int = 0  # stored chunks whose unchanged document moved: their source now names the new place
     failed: int = 0  # objects Weaviate refused
     seconds: float = 0.0
     unreadable: list[str] = field(default_factory=list)  # "<path>: <why>" of documents that could not be parsed
@@ -46,7 +47,7 @@ class IngestSummary:
     def line(self) -> str:
         return (
             f"documents={self.documents} chunks={self.chunks} written={self.written} skipped={self.skipped} "
-            f"deleted={self.deleted} failed={self.failed} unreadable={len(self.unreadable)} "
+            f"deleted={self.deleted} relocated={self.relocated} failed={self.failed} unreadable={len(self.unreadable)} "
             f"time={self.seconds:.1f}s ({self.written / max(self.seconds, 1e-9):.1f} chunks/s written)"
         )
 
@@ -129,6 +130,11 @@ class Ingestion:
         self.run_doc_ids = {r["doc_id"] for r in kept}
         self.existing = self.store.existing()
         self.to_write = self.run_ids - self.existing.keys()
+        self.moved = {
+            r["object_id"]: r["source"]
+            for r in kept
+            if r["object_id"] in self.existing and self.existing[r["object_id"]].source != r["source"]
+        }
         self.summary.documents, self.summary.chunks = len(self.run_doc_ids), len(self.run_ids)
         self.summary.skipped = len(self.run_ids) - len(self.to_write)
         logger.info(
@@ -137,7 +143,13 @@ class Ingestion:
         )
 
     def write(self) -> None:
-        """Embed the new chunks in an actor pool and batch-import them from the driver as they arrive."""
+        """Embed the new chunks in an actor pool and batch-import them from the driver as they arrive.
+
+        Stored chunks of documents that moved keep their vectors; only their source is updated.
+        """
+        if self.moved:
+            self.summary.relocated = self.store.set_sources(self.moved)
+            logger.info("%d stored chunk(s) of moved documents now cite their new source", self.summary.relocated)
         if not self.to_write:
             return
         self.store.require_live()  # fail now, not after embedding everything
@@ -154,6 +166,7 @@ class Ingestion:
             fn_constructor_kwargs={"cfg": self.cfg.retriever.embedder},
             compute=ray.data.ActorPoolStrategy(size=self.cfg.num_embed_actors),
             num_gpus=1 if has_gpus else 0,
+            num_cpus=1 if has_gpus else self.cfg.embed_actor_cpus,  # Ray sets OMP_NUM_THREADS to it
             batch_size=self.cfg.batch_size,
         )
         result = self.store.write(
@@ -174,8 +187,9 @@ class Ingestion:
         """
         if not self.cfg.sync:
             return
-        stale = [oid for oid, doc_id in self.existing.items() if oid not in self.run_ids and doc_id in self.run_doc_ids]
-        vanished = [oid for oid, doc_id in self.existing.items() if doc_id not in self.run_doc_ids]
+        stored = {oid: chunk.doc_id for oid, chunk in self.existing.items()}
+        stale = [oid for oid, doc_id in stored.items() if oid not in self.run_ids and doc_id in self.run_doc_ids]
+        vanished = [oid for oid, doc_id in stored.items() if doc_id not in self.run_doc_ids]
         if vanished and self.summary.unreadable:
             logger.warning(
                 "sync: keeping %d chunk(s) of documents not in this run, because %d input(s) could not be read",

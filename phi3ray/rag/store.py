@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 import weaviate
@@ -21,6 +22,11 @@ from phi3ray.errors import WeaviateUnavailableError
 logger = logging.getLogger(__name__)
 
 DELETE_PAGE = 1000  # ids per delete_many request (Weaviate caps results per query at 10,000 by default)
+
+
+class StoredChunk(NamedTuple):
+    doc_id: str
+    source: str
 
 
 @dataclass
@@ -62,12 +68,12 @@ class ChunkStore:
                 raise WeaviateUnavailableError(self.where, _first_line(err)) from err
             raise
 
-    def existing(self) -> dict[str, str]:
-        """object id -> doc_id of every object in the collection."""
+    def existing(self) -> dict[str, StoredChunk]:
+        """object id -> (doc_id, source) of every object in the collection."""
         self.require_live()
         with self.unavailable_as_error():
-            objects = self.collection.iterator(return_properties=["doc_id"])
-            return {str(obj.uuid): obj.properties["doc_id"] for obj in objects}
+            objects = self.collection.iterator(return_properties=["doc_id", "source"])
+            return {str(o.uuid): StoredChunk(o.properties["doc_id"], o.properties["source"]) for o in objects}
 
     def count(self) -> int:
         self.require_live()
@@ -117,6 +123,18 @@ class ChunkStore:
                 page = object_ids[start : start + DELETE_PAGE]
                 deleted += self.collection.data.delete_many(where=Filter.by_id().contains_any(page)).successful
         return deleted
+
+
+    def set_sources(self, sources: dict[str, str]) -> int:
+        """Point stored objects (id -> new source) at where their document now lives; return how many changed.
+
+        Used when a document moved without changing: its chunk ids, made from its content, stay the same.
+        """
+        self.require_live()
+        with self.unavailable_as_error():
+            for object_id, source in sources.items():
+                self.collection.data.update(uuid=object_id, properties={"source": source})
+        return len(sources)
 
 
 def _properties(rows: dict[str, np.ndarray], i: int, now: datetime) -> dict:

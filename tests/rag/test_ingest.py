@@ -95,6 +95,33 @@ def test_unreadable_files_are_reported_and_sync_replaces_exactly_the_changed_chu
     assert set(stored(cfg)) == set(after) - glossary_ids
 
 
+def test_a_moved_document_keeps_its_vectors_and_cites_its_new_path(ray_session, weaviate_server, tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "archive").mkdir(parents=True)
+    for name in ["vx-220-seal-replacement.md", "glossary.md"]:
+        shutil.copy(ROOT / "data/pumps/docs" / name, docs / name)
+    cfg = ingest_config(weaviate_server, "TestMoved", [str(docs)], "sync=true")
+    first = ingest(cfg)
+    before = set(stored(cfg))
+    seal_ids = expected_ids(cfg, docs / "vx-220-seal-replacement.md")
+
+    (docs / "vx-220-seal-replacement.md").rename(docs / "archive" / "vx-220-seal-replacement.md")
+    second = ingest(cfg)
+    assert (second.written, second.deleted, second.relocated) == (0, 0, len(seal_ids))
+    assert second.chunks == first.chunks and set(stored(cfg)) == before and seal_ids <= before
+    client = connect(cfg.retriever.weaviate)
+    try:
+        objects = client.collections.get(cfg.retriever.collection).iterator(return_properties=["source", "doc_id"])
+        sources = {o.properties["doc_id"]: o.properties["source"] for o in objects}
+    finally:
+        client.close()
+    assert sources == {
+        "vx-220-seal-replacement": str(docs / "archive" / "vx-220-seal-replacement.md"),
+        "glossary": str(docs / "glossary.md"),
+    }
+    assert ingest(cfg).relocated == 0  # nothing moved since
+
+
 def test_weaviate_stopped_mid_job_names_the_url_and_a_rerun_completes(ray_session, tmp_path):
     server = WeaviateProcess(data_dir=tmp_path / "weaviate").start()
     try:

@@ -85,7 +85,7 @@ def test_writes_are_idempotent_by_id_and_deletes_count(weaviate_server):
         assert store.write([rows(10, 30)], batch_size=16, max_retries=0).written == 30  # the same 30 ids again
         assert store.count() == 50
         existing = store.existing()
-        assert len(existing) == 50 and existing[str(uuid.uuid5(uuid.NAMESPACE_URL, "chunk-4"))] == "doc-1"
+        assert len(existing) == 50 and existing[str(uuid.uuid5(uuid.NAMESPACE_URL, "chunk-4"))].doc_id == "doc-1"
         assert store.delete(list(existing)[:12]) == 12 and store.count() == 38
     finally:
         client.close()
