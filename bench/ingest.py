@@ -105,7 +105,7 @@ def embedding_alone(cfg: IngestConfig, paths: list[Path], limit: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=18, help="copies of the 44 sample manuals (18: ~5.2k chunks)")
-    parser.add_argument("--actors", type=int, default=2, help="num_embed_actors of our pipeline")
+    parser.add_argument("--actors", type=int, default=0, help="num_embed_actors of our pipeline (0: auto)")
     parser.add_argument("--naive-chunks", type=int, default=300, help="chunks the naive loop is timed on")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/ingest.yaml")
     args = parser.parse_args()
@@ -161,7 +161,7 @@ def main() -> None:
     print(f"corpus: {len(paths)} files, {summary.chunks} chunks; {os.cpu_count()} CPUs; "
           f"embedder {embedder.model} on {embedder.device} ({run.embedder.dtype}, batch {embedder.batch_size})")
     print(f"ours : {summary.written} chunks written in {ours_s:.1f}s = {ours_rate:.1f} chunks/s "
-          f"(Ray Data, {args.actors} embedding actor(s), block {cfg.batch_size}, write batch {cfg.write_batch_size}); "
+          f"(Ray Data, {run.embed_actors} embedding actor(s), block {cfg.batch_size}, write batch {cfg.write_batch_size}); "
           + ", ".join(f"{k} {v:.1f}s" for k, v in phases.items()) + f" -> {write_rate:.1f} chunks/s while writing")
     print(f"naive: {naive['chunks']} chunks in {naive['seconds']:.1f}s = {naive_rate:.1f} chunks/s "
           f"(embed one {ms['embed']:.1f} ms + insert one {ms['insert']:.1f} ms per chunk)")

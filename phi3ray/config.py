@@ -294,7 +294,7 @@ class IngestConfig:
     data: DataConfig = MISSING
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     sync: bool = False  # also delete chunks of documents that changed or disappeared
-    num_embed_actors: int = 1  # Ray Data actor pool size for embedding
+    num_embed_actors: int = 0  # embedding actor pool size; 0: one per GPU, or per embed_actor_cpus CPUs without GPUs
     embed_actor_cpus: int = 1  # CPUs (torch threads) per embedding actor when the cluster has no GPU
     batch_size: int = 64  # chunks per embedding batch
     queries: list[str] = field(default_factory=list)  # answered after ingestion, to show retrieval
@@ -302,7 +302,7 @@ class IngestConfig:
     write_retries: float = 3  # retries (1, 2, 4, 8 ... s apart) while Weaviate is unreachable, then stop
 
     def __post_init__(self) -> None:
-        _positive("num_embed_actors", self.num_embed_actors)
+        _positive("num_embed_actors", self.num_embed_actors, allow_zero=True)
         _positive("embed_actor_cpus", self.embed_actor_cpus)
         _positive("batch_size", self.batch_size)
         _positive("write_batch_size", self.write_batch_size)

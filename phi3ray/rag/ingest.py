@@ -11,6 +11,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import ray
@@ -66,6 +67,28 @@ def chunk_file(row: dict, model: str, max_tokens: int, overlap_tokens: int) -> l
     return rows + [{**empty, "source": err.path, "error": err.why} for err in errors]
 
 
+class EmbedPool(NamedTuple):
+    actors: int
+    gpus: int  # per actor
+    cpus: int  # per actor
+
+    def __str__(self) -> str:
+        each = f"{self.gpus} GPU" if self.gpus else f"{self.cpus} CPU(s)"
+        return f"{self.actors} embedding actor(s) of {each}"
+
+
+def embed_pool(cfg: IngestConfig, resources: dict[str, float]) -> EmbedPool:
+    """The embedding actor pool for a cluster's resources: one actor per GPU, else per embed_actor_cpus CPUs.
+
+    num_embed_actors > 0 fixes the count; the kind of actor still follows the cluster.
+    """
+    gpus = int(resources.get("GPU", 0))
+    if gpus:
+        return EmbedPool(cfg.num_embed_actors or gpus, 1, 1)
+    cpus = cfg.embed_actor_cpus
+    return EmbedPool(cfg.num_embed_actors or max(1, int(resources.get("CPU", 1)) // cpus), 0, cpus)
+
+
 class EmbedChunks:
     """Ray Data actor: adds a `vector` column (B, D) to a batch of chunk rows."""
 
@@ -85,6 +108,7 @@ class Ingestion:
         self.cfg = cfg
         self.client, self._own_client = client, client is None
         self.summary = IngestSummary()
+        self.embed_actors = 0  # the pool size write() chose
         self._started = time.monotonic()
 
     def setup(self) -> None:
@@ -153,7 +177,9 @@ class Ingestion:
         if not self.to_write:
             return
         self.store.require_live()  # fail now, not after embedding everything
-        has_gpus = ray.cluster_resources().get("GPU", 0) >= 1
+        pool = embed_pool(self.cfg, ray.cluster_resources())
+        self.embed_actors = pool.actors
+        logger.info("embedding %d chunk(s) with %s", len(self.to_write), pool)
         # One block per embedding batch, so that vectors stream to the writer (and the progress bar moves) batch
         # by batch; materialized first, so that the actors may take every CPU without starving these tasks.
         new_chunks = (
@@ -164,9 +190,9 @@ class Ingestion:
         embedded = new_chunks.map_batches(
             EmbedChunks,
             fn_constructor_kwargs={"cfg": self.cfg.retriever.embedder},
-            compute=ray.data.ActorPoolStrategy(size=self.cfg.num_embed_actors),
-            num_gpus=1 if has_gpus else 0,
-            num_cpus=1 if has_gpus else self.cfg.embed_actor_cpus,  # Ray sets OMP_NUM_THREADS to it
+            compute=ray.data.ActorPoolStrategy(size=pool.actors),
+            num_gpus=pool.gpus,
+            num_cpus=pool.cpus,  # Ray sets OMP_NUM_THREADS, so torch's threads, to it
             batch_size=self.cfg.batch_size,
         )
         result = self.store.write(

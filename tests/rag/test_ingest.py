@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from phi3ray.config import validate
 from phi3ray.errors import IngestWriteError, WeaviateUnavailableError
 from phi3ray.rag.connection import connect
 from phi3ray.rag.documents import read_documents
 from phi3ray.rag.chunking import chunk_document
 from phi3ray.rag.embedder import load_embedder_tokenizer
-from phi3ray.rag.ingest import Ingestion, ingest
+from phi3ray.rag.ingest import EmbedPool, Ingestion, embed_pool, ingest
 from phi3ray.rag.retriever import Retriever
 from phi3ray.rag.schema import create_collection
+from tests.conftest import compose_config
 from tests.rag.conftest import ROOT, ingest_config
 from tests.weaviate_process import WeaviateProcess
 
@@ -166,3 +168,15 @@ def test_objects_weaviate_refuses_are_each_reported_with_their_source_and_fail_t
     assert (len(err.value.failures), err.value.written) == (len(chunks), 0)
     assert all(f.startswith(f"{doc} chunk ") and "length 384" in f for f in err.value.failures)
     assert f"{len(chunks)} chunk(s) failed to write (0 written)" in str(err.value)
+
+
+def test_the_embedding_pool_follows_the_cluster_unless_sized():
+    cfg = validate(compose_config("ingest"))
+    assert embed_pool(cfg, {"CPU": 16.0}) == EmbedPool(16, 0, 1)
+    assert embed_pool(cfg, {"CPU": 64.0, "GPU": 8.0}) == EmbedPool(8, 1, 1)
+    four_threads = validate(compose_config("ingest", ["embed_actor_cpus=4"]))
+    assert embed_pool(four_threads, {"CPU": 18.0}) == EmbedPool(4, 0, 4)
+    assert embed_pool(four_threads, {"CPU": 2.0}) == EmbedPool(1, 0, 4)  # Ray then waits for a node with 4 CPUs
+    fixed = validate(compose_config("ingest", ["num_embed_actors=3"]))
+    assert embed_pool(fixed, {"CPU": 2.0}) == EmbedPool(3, 0, 1) and embed_pool(fixed, {"GPU": 8.0}) == EmbedPool(3, 1, 1)
+    assert str(embed_pool(cfg, {"CPU": 2.0, "GPU": 1.0})) == "1 embedding actor(s) of 1 GPU"
