@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+import pyarrow as pa
 import ray
 import weaviate
-from ray.data.expressions import col
 
 from phi3ray.config import EmbedderConfig, IngestConfig
 from phi3ray.errors import DocumentReadError, IngestWriteError
@@ -37,6 +38,7 @@ class IngestSummary:
     documents: int = 0  # documents read (a JSONL file holds several)
     chunks: int = 0  # chunks they make
     written: int = 0  # new objects written
+    reused: int = 0  # of which vectors were taken from stored chunks with the same text (not embedded again)
     skipped: int = 0  # chunks already stored under the same id
     deleted: int = 0  # objects removed by sync=true
     relocated: int = 0  # stored chunks whose unchanged document moved: their source now names the new place
@@ -47,7 +49,8 @@ class IngestSummary:
 
     def line(self) -> str:
         return (
-            f"documents={self.documents} chunks={self.chunks} written={self.written} skipped={self.skipped} "
+            f"documents={self.documents} chunks={self.chunks} written={self.written} reused={self.reused} "
+            f"skipped={self.skipped} "
             f"deleted={self.deleted} relocated={self.relocated} failed={self.failed} unreadable={len(self.unreadable)} "
             f"time={self.seconds:.1f}s ({self.written / max(self.seconds, 1e-9):.1f} chunks/s written)"
         )
@@ -67,6 +70,13 @@ def chunk_file(row: dict, model: str, max_tokens: int, overlap_tokens: int) -> l
     return rows + [{**empty, "source": err.path, "error": err.why} for err in errors]
 
 
+def select_rows(batch: pa.Table, object_ids: frozenset[str], dropped: frozenset[tuple[str, str]]) -> pa.Table:
+    """Ray Data batch body: the rows whose id is wanted and whose (doc_id, source) was not dropped."""
+    ids, doc_ids, sources = (batch[c].to_pylist() for c in ("object_id", "doc_id", "source"))
+    keep = [i in object_ids and (d, s) not in dropped for i, d, s in zip(ids, doc_ids, sources)]
+    return batch.filter(pa.array(keep, type=pa.bool_()))
+
+
 class EmbedPool(NamedTuple):
     actors: int
     gpus: int  # per actor
@@ -77,16 +87,17 @@ class EmbedPool(NamedTuple):
         return f"{self.actors} embedding actor(s) of {each}"
 
 
-def embed_pool(cfg: IngestConfig, resources: dict[str, float]) -> EmbedPool:
-    """The embedding actor pool for a cluster's resources: one actor per GPU, else per embed_actor_cpus CPUs.
+def embed_pool(cfg: IngestConfig, resources: dict[str, float], rows: int) -> EmbedPool:
+    """The actor pool that embeds `rows` chunks on a cluster with these resources.
 
-    num_embed_actors > 0 fixes the count; the kind of actor still follows the cluster.
+    One actor per GPU, else one per embed_actor_cpus CPUs; num_embed_actors > 0 fixes the count (the
+    kind of actor still follows the cluster). Never more actors than batches to embed.
     """
     gpus = int(resources.get("GPU", 0))
-    if gpus:
-        return EmbedPool(cfg.num_embed_actors or gpus, 1, 1)
-    cpus = cfg.embed_actor_cpus
-    return EmbedPool(cfg.num_embed_actors or max(1, int(resources.get("CPU", 1)) // cpus), 0, cpus)
+    per_cpus = cfg.embed_actor_cpus
+    auto = gpus if gpus else max(1, int(resources.get("CPU", 1)) // per_cpus)
+    actors = max(1, min(cfg.num_embed_actors or auto, -(-rows // cfg.batch_size)))
+    return EmbedPool(actors, 1, 1) if gpus else EmbedPool(actors, 0, per_cpus)
 
 
 class EmbedChunks:
@@ -142,7 +153,7 @@ class Ingestion:
                 "overlap_tokens": chunk_cfg.overlap_tokens,
             },
         ).materialize()
-        columns = ["object_id", "doc_id", "source", "error"]  # ids and metadata only: the texts stay in Ray
+        columns = ["object_id", "doc_id", "source", "content_hash", "error"]  # metadata only: texts stay in Ray
         rows = [row for batch in self.chunks.iter_batches(batch_size=None, batch_format="pyarrow")
                 for row in batch.select(columns).to_pylist()]  # fmt: skip
         for row in rows:
@@ -151,6 +162,7 @@ class Ingestion:
                 logger.warning("cannot read %s: %s", row["source"], row["error"])
         kept = self._drop_duplicate_doc_ids([r for r in rows if not r["error"]])
         self.run_ids = {r["object_id"] for r in kept}
+        self.hashes = {r["object_id"]: r["content_hash"] for r in kept}
         self.run_doc_ids = {r["doc_id"] for r in kept}
         self.existing = self.store.existing()
         self.to_write = self.run_ids - self.existing.keys()
@@ -177,16 +189,35 @@ class Ingestion:
         if not self.to_write:
             return
         self.store.require_live()  # fail now, not after embedding everything
-        pool = embed_pool(self.cfg, ray.cluster_resources())
+        reusable = self.store.vectors_for(self.hashes[oid] for oid in self.to_write) if self.existing else {}
+        reused = {oid for oid in self.to_write if self.hashes[oid] in reusable}
+        self.summary.reused = len(reused)
+        result = self.store.write(
+            self._rows_with_vectors(reused, reusable),
+            batch_size=self.cfg.write_batch_size,
+            max_retries=self.cfg.write_retries,
+        )
+        self.summary.written, self.summary.failures = result.written, result.failures
+        self.summary.failed = len(result.failures)
+        for failure in result.failures:
+            logger.error("not written: %s", failure)
+
+    def _rows_with_vectors(self, reused: set[str], vectors: dict[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
+        """Batches of the new rows with a `vector` column: the reused ones first, then the actor pool's output."""
+        if reused:
+            logger.info("%d new chunk(s) have the text of a stored chunk: its vector is reused", len(reused))
+            for batch in self._new_rows(reused).iter_batches(batch_size=self.cfg.batch_size, batch_format="numpy"):
+                batch["vector"] = np.stack([vectors[h] for h in batch["content_hash"]])
+                yield batch
+        to_embed = self.to_write - reused
+        if not to_embed:
+            return
+        pool = embed_pool(self.cfg, ray.cluster_resources(), len(to_embed))
         self.embed_actors = pool.actors
-        logger.info("embedding %d chunk(s) with %s", len(self.to_write), pool)
+        logger.info("embedding %d chunk(s) with %s", len(to_embed), pool)
         # One block per embedding batch, so that vectors stream to the writer (and the progress bar moves) batch
         # by batch; materialized first, so that the actors may take every CPU without starving these tasks.
-        new_chunks = (
-            self.chunks.filter(expr=col("object_id").is_in(sorted(self.to_write)))
-            .repartition(target_num_rows_per_block=self.cfg.batch_size)
-            .materialize()
-        )
+        new_chunks = self._new_rows(to_embed).repartition(target_num_rows_per_block=self.cfg.batch_size).materialize()
         embedded = new_chunks.map_batches(
             EmbedChunks,
             fn_constructor_kwargs={"cfg": self.cfg.retriever.embedder},
@@ -195,15 +226,16 @@ class Ingestion:
             num_cpus=pool.cpus,  # Ray sets OMP_NUM_THREADS, so torch's threads, to it
             batch_size=self.cfg.batch_size,
         )
-        result = self.store.write(
-            embedded.iter_batches(batch_size=self.cfg.batch_size, batch_format="numpy"),
-            batch_size=self.cfg.write_batch_size,
-            max_retries=self.cfg.write_retries,
+        yield from embedded.iter_batches(batch_size=self.cfg.batch_size, batch_format="numpy")
+
+    def _new_rows(self, object_ids: set[str]) -> ray.data.Dataset:
+        """This run's chunk rows with these ids, less those of a source dropped for reusing a doc_id."""
+        return self.chunks.map_batches(
+            select_rows,
+            fn_kwargs={"object_ids": frozenset(object_ids), "dropped": frozenset(self.dropped)},
+            batch_format="pyarrow",
+            batch_size=None,
         )
-        self.summary.written, self.summary.failures = result.written, result.failures
-        self.summary.failed = len(result.failures)
-        for failure in result.failures:
-            logger.error("not written: %s", failure)
 
     def sync(self) -> None:
         """sync=true: delete stored chunks of this run's documents that it no longer makes, and of vanished documents.
@@ -244,6 +276,7 @@ class Ingestion:
             if row["source"] not in sources[row["doc_id"]]:
                 sources[row["doc_id"]].append(row["source"])
         dropped = {(doc_id, s) for doc_id, srcs in sources.items() for s in srcs[1:]}
+        self.dropped = dropped
         for doc_id, source in sorted(dropped):
             self.summary.unreadable.append(f"{source}: doc_id {doc_id!r} is already used by {sources[doc_id][0]}")
         return [r for r in rows if (r["doc_id"], r["source"]) not in dropped]

@@ -22,6 +22,8 @@ from phi3ray.errors import WeaviateUnavailableError
 logger = logging.getLogger(__name__)
 
 DELETE_PAGE = 1000  # ids per delete_many request (Weaviate caps results per query at 10,000 by default)
+HASH_PAGE = 100  # content hashes per vector lookup
+HASH_PAGE_LIMIT = 10_000  # objects per lookup (Weaviate's default cap); a hash cut off by it is embedded again
 
 
 class StoredChunk(NamedTuple):
@@ -124,6 +126,28 @@ class ChunkStore:
                 deleted += self.collection.data.delete_many(where=Filter.by_id().contains_any(page)).successful
         return deleted
 
+
+    def vectors_for(self, content_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """content hash -> the vector of a stored chunk with exactly that embedded text (title, section, text).
+
+        Lets a run reuse the vectors of chunks that only moved: a paragraph added near the top of a
+        document shifts the chunk indices, and so the ids, of every chunk after it, not their text.
+        A hash not found here is simply embedded again.
+        """
+        hashes, found = sorted(set(content_hashes)), {}
+        self.require_live()
+        with self.unavailable_as_error():
+            for start in range(0, len(hashes), HASH_PAGE):
+                page = hashes[start : start + HASH_PAGE]
+                result = self.collection.query.fetch_objects(
+                    filters=Filter.by_property("content_hash").contains_any(page),
+                    limit=HASH_PAGE_LIMIT,
+                    include_vector=True,
+                    return_properties=["content_hash"],
+                )
+                for obj in result.objects:
+                    found[obj.properties["content_hash"]] = np.asarray(obj.vector["default"], dtype=np.float32)
+        return found
 
     def set_sources(self, sources: dict[str, str]) -> int:
         """Point stored objects (id -> new source) at where their document now lives; return how many changed.

@@ -5,14 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from phi3ray.config import validate
 from phi3ray.errors import IngestWriteError, WeaviateUnavailableError
 from phi3ray.rag.connection import connect
 from phi3ray.rag.documents import read_documents
-from phi3ray.rag.chunking import chunk_document
-from phi3ray.rag.embedder import load_embedder_tokenizer
+from phi3ray.rag.chunking import Chunk, chunk_document
+from phi3ray.rag.embedder import Embedder, load_embedder_tokenizer
 from phi3ray.rag.ingest import EmbedPool, Ingestion, embed_pool, ingest
 from phi3ray.rag.retriever import Retriever
 from phi3ray.rag.schema import create_collection
@@ -34,11 +35,24 @@ def stored(cfg) -> dict[str, tuple[str, str]]:
         client.close()
 
 
-def expected_ids(cfg, path: Path) -> set[str]:
-    """The chunk ids one file should produce under cfg's chunk settings."""
+def expected_chunks(cfg, path: Path) -> list[Chunk]:
+    """The chunks one file should produce under cfg's chunk settings."""
     tokenizer = load_embedder_tokenizer(cfg.retriever.embedder.model)
     (doc,), _ = read_documents(str(path))
-    return {c.object_id for c in chunk_document(doc, tokenizer, cfg.chunk.max_tokens, cfg.chunk.overlap_tokens)}
+    return chunk_document(doc, tokenizer, cfg.chunk.max_tokens, cfg.chunk.overlap_tokens)
+
+
+def expected_ids(cfg, path: Path) -> set[str]:
+    return {c.object_id for c in expected_chunks(cfg, path)}
+
+
+def stored_objects(cfg) -> list:
+    """Every object of cfg's collection with its properties and vector."""
+    client = connect(cfg.retriever.weaviate)
+    try:
+        return list(client.collections.get(cfg.retriever.collection).iterator(include_vector=True))
+    finally:
+        client.close()
 
 
 def test_sample_corpus_ingests_and_a_second_run_writes_nothing(pumps_ingested):
@@ -124,6 +138,48 @@ def test_a_moved_document_keeps_its_vectors_and_cites_its_new_path(ray_session, 
     assert ingest(cfg).relocated == 0  # nothing moved since
 
 
+def test_an_edit_that_shifts_the_chunks_embeds_only_the_new_text(ray_session, weaviate_server, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    seal = docs / "vx-220-seal-replacement.md"
+    shutil.copy(ROOT / "data/pumps/docs" / seal.name, seal)
+    cfg = ingest_config(weaviate_server, "TestReuse", [str(docs)], "sync=true")
+    ingest(cfg)
+    old = {c.object_id: c.content_hash for c in expected_chunks(cfg, seal)}
+
+    # a new section near the top: every later chunk moves up one index, so gets a new id, with the same text
+    new_section = "## Before you start\n\nRead the whole procedure and have the seal kit at hand before you begin.\n\n"
+    seal.write_text(seal.read_text().replace("## Parts and tools", new_section + "## Parts and tools"))
+    chunks = expected_chunks(cfg, seal)
+    new = {c.object_id: c.content_hash for c in chunks}
+    new_ids, new_hashes = set(new) - set(old), set(new.values()) - set(old.values())
+    shifted = {i for i in new_ids if new[i] in old.values()}
+    assert shifted and new_hashes  # both kinds are present
+
+    summary = ingest(cfg)
+    assert (summary.written, summary.reused) == (len(new_ids), len(shifted))
+    assert summary.deleted == len(set(old) - set(new)) and summary.skipped == len(set(new) & set(old))
+    objects = stored_objects(cfg)
+    assert {str(o.uuid) for o in objects} == set(new)
+    # every stored vector, reused or new, is the one the embedder makes for its chunk's text
+    vectors = {str(o.uuid): np.asarray(o.vector["default"]) for o in objects}
+    expected = Embedder(cfg.retriever.embedder).embed([c.embed_text for c in chunks])
+    cosines = [vectors[c.object_id] @ e for c, e in zip(chunks, expected)]
+    assert min(cosines) > 0.99
+
+
+def test_a_second_file_with_a_used_doc_id_is_reported_and_not_written(ray_session, weaviate_server, tmp_path):
+    for folder in ("a", "b"):  # the same manual twice: same doc_id, same chunk ids
+        (tmp_path / folder).mkdir()
+        shutil.copy(ROOT / "data/pumps/docs/glossary.md", tmp_path / folder / "glossary.md")
+    cfg = ingest_config(weaviate_server, "TestDuplicate", [str(tmp_path / "a"), str(tmp_path / "b")])
+    summary = ingest(cfg)
+    first, second = str(tmp_path / "a" / "glossary.md"), str(tmp_path / "b" / "glossary.md")
+    assert summary.unreadable == [f"{second}: doc_id 'glossary' is already used by {first}"]
+    assert summary.written == summary.chunks == len(expected_ids(cfg, tmp_path / "a" / "glossary.md"))
+    assert {o.properties["source"] for o in stored_objects(cfg)} == {first}
+
+
 def test_weaviate_stopped_mid_job_names_the_url_and_a_rerun_completes(ray_session, tmp_path):
     server = WeaviateProcess(data_dir=tmp_path / "weaviate").start()
     try:
@@ -171,12 +227,15 @@ def test_objects_weaviate_refuses_are_each_reported_with_their_source_and_fail_t
 
 
 def test_the_embedding_pool_follows_the_cluster_unless_sized():
-    cfg = validate(compose_config("ingest"))
-    assert embed_pool(cfg, {"CPU": 16.0}) == EmbedPool(16, 0, 1)
-    assert embed_pool(cfg, {"CPU": 64.0, "GPU": 8.0}) == EmbedPool(8, 1, 1)
+    cfg = validate(compose_config("ingest"))  # batch_size 64
+    assert embed_pool(cfg, {"CPU": 16.0}, 5000) == EmbedPool(16, 0, 1)
+    assert embed_pool(cfg, {"CPU": 64.0, "GPU": 8.0}, 5000) == EmbedPool(8, 1, 1)
+    assert embed_pool(cfg, {"CPU": 16.0}, 130) == EmbedPool(3, 0, 1)  # no more actors than batches
+    assert embed_pool(cfg, {"CPU": 16.0}, 1) == EmbedPool(1, 0, 1)
     four_threads = validate(compose_config("ingest", ["embed_actor_cpus=4"]))
-    assert embed_pool(four_threads, {"CPU": 18.0}) == EmbedPool(4, 0, 4)
-    assert embed_pool(four_threads, {"CPU": 2.0}) == EmbedPool(1, 0, 4)  # Ray then waits for a node with 4 CPUs
+    assert embed_pool(four_threads, {"CPU": 18.0}, 5000) == EmbedPool(4, 0, 4)
+    assert embed_pool(four_threads, {"CPU": 2.0}, 5000) == EmbedPool(1, 0, 4)  # Ray waits for a node with 4 CPUs
     fixed = validate(compose_config("ingest", ["num_embed_actors=3"]))
-    assert embed_pool(fixed, {"CPU": 2.0}) == EmbedPool(3, 0, 1) and embed_pool(fixed, {"GPU": 8.0}) == EmbedPool(3, 1, 1)
-    assert str(embed_pool(cfg, {"CPU": 2.0, "GPU": 1.0})) == "1 embedding actor(s) of 1 GPU"
+    assert embed_pool(fixed, {"CPU": 2.0}, 5000) == EmbedPool(3, 0, 1)
+    assert embed_pool(fixed, {"GPU": 8.0}, 5000) == EmbedPool(3, 1, 1)
+    assert str(embed_pool(cfg, {"CPU": 2.0, "GPU": 1.0}, 5000)) == "1 embedding actor(s) of 1 GPU"
