@@ -50,8 +50,8 @@ class IngestSummary:
     def line(self) -> str:
         return (
             f"documents={self.documents} chunks={self.chunks} written={self.written} reused={self.reused} "
-            f"skipped={self.skipped} "
-            f"deleted={self.deleted} relocated={self.relocated} failed={self.failed} unreadable={len(self.unreadable)} "
+            f"skipped={self.skipped} deleted={self.deleted} relocated={self.relocated} failed={self.failed} "
+            f"unreadable={len(self.unreadable)} "
             f"time={self.seconds:.1f}s ({self.written / max(self.seconds, 1e-9):.1f} chunks/s written)"
         )
 
