@@ -33,17 +33,10 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from hydra import compose, initialize_config_dir
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from phi3ray.config import IngestConfig, validate  # noqa: E402
-
-
-def compose_ingest(overrides: list[str]) -> IngestConfig:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return validate(compose("ingest", overrides=overrides))
+from phi3ray.config import IngestConfig, load_config  # noqa: E402
 
 
 def replicate_corpus(folder: Path, copies: int) -> list[Path]:
@@ -129,7 +122,7 @@ def main() -> None:
         paths = replicate_corpus(Path(tmp) / "docs", args.copies)
         server = WeaviateProcess(data_dir=Path(tmp) / "weaviate").start()
         try:
-            cfg = compose_ingest([
+            cfg = load_config("ingest", [
                 "retriever=local", f"retriever.weaviate.http_port={server.http_port}",
                 f"retriever.weaviate.grpc_port={server.grpc_port}", "retriever.collection=BenchIngest",
                 f"data.documents=['{Path(tmp) / 'docs'}/*.md']", f"num_embed_actors={args.actors}", "queries=[]",

@@ -23,22 +23,15 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from hydra import compose, initialize_config_dir
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from phi3ray.config import IngestConfig, validate  # noqa: E402
+from phi3ray.config import IngestConfig, load_config  # noqa: E402
 from phi3ray.rag.quality import evaluate_retrieval, format_table, load_heldout  # noqa: E402
 
 SETTINGS = [("BM25 only (alpha=0)", 0.0), ("hybrid alpha=0.25", 0.25), ("hybrid alpha=0.5", 0.5),
             ("hybrid alpha=0.75", 0.75), ("vector only (alpha=1)", 1.0)]  # fmt: skip
 FETCH = 10  # chunks per search
-
-
-def compose_ingest(overrides: list[str]) -> IngestConfig:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return validate(compose("ingest", overrides=overrides))
 
 
 def quality_table(cfg: IngestConfig) -> str:
@@ -65,7 +58,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     os.chdir(ROOT)  # data paths in conf/ are relative to the repository
     if args.existing:
-        print(quality_table(compose_ingest(args.overrides)))
+        print(quality_table(load_config("ingest", args.overrides)))
         return
 
     import ray
@@ -76,7 +69,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = WeaviateProcess(data_dir=Path(tmp) / "data").start()
         try:
-            cfg = compose_ingest([
+            cfg = load_config("ingest", [
                 "retriever=local", f"retriever.weaviate.http_port={server.http_port}",
                 f"retriever.weaviate.grpc_port={server.grpc_port}", "retriever.collection=BenchRetrieval",
                 *args.overrides,

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import torch  # noqa: E402
 
-from phi3ray.config import validate  # noqa: E402
+from phi3ray.config import load_config  # noqa: E402
 from phi3ray.serve.app import load_serve_config  # noqa: E402
 
 QUESTIONS = [
@@ -76,8 +76,6 @@ def make_adapters(model_cfg, root: Path, count: int) -> dict[str, str]:
 
 def ingest_docs(server, docs: list[str]) -> list[str]:
     """Ingest the manuals into the private Weaviate; return the retriever overrides pointing at it."""
-    from hydra import compose, initialize_config_dir
-
     from phi3ray.rag.ingest import ingest
 
     overrides = [
@@ -86,8 +84,7 @@ def ingest_docs(server, docs: list[str]) -> list[str]:
         f"retriever.weaviate.grpc_port={server.grpc_port}",
         "retriever.collection=BenchServe",
     ]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = validate(compose("ingest", overrides=overrides + [f"data.documents=[{','.join(docs)}]", "queries=[]"]))
+    cfg = load_config("ingest", overrides + [f"data.documents=[{','.join(docs)}]", "queries=[]"])
     print(f"ingested: {ingest(cfg).line()}", flush=True)
     return overrides
 

@@ -24,17 +24,11 @@ os.environ.setdefault("DS_ACCELERATOR", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch
-from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from phi3ray.config import TrainConfig, validate  # noqa: E402
-
-
-def compose_train(overrides: list[str]) -> TrainConfig:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return validate(compose("train", overrides=overrides))
+from phi3ray.config import TrainConfig, load_config  # noqa: E402
 
 
 def baseline(cfg: TrainConfig) -> dict:
@@ -113,9 +107,9 @@ def main() -> None:
 
     pairs = []
     for r in range(opts.repeats):  # alternate, so that load changes on a shared machine hit both sides
-        lora_cfg = compose_train([*common, "method=lora", f"run.name=bench-lora-{r}"])
+        lora_cfg = load_config("train", [*common, "method=lora", f"run.name=bench-lora-{r}"])
         pairs.append((baseline(lora_cfg), ours(lora_cfg)))
-    qlora_cfg = compose_train([*common, "method=qlora", "run.name=bench-qlora"])
+    qlora_cfg = load_config("train", [*common, "method=qlora", "run.name=bench-qlora"])
     qlora = ours(qlora_cfg)
     lora = pairs[-1][1]
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -477,6 +480,22 @@ def validate(cfg: DictConfig) -> Any:
         if cause is not None:
             raise cause from err
         raise ConfigError([str(err).splitlines()[0]]) from err
+
+
+def conf_dir(name: str) -> str:
+    """The Hydra conf/ folder holding <name>.yaml: $PHI3RAY_CONF_DIR, the checkout this package lives in, or ./conf."""
+    for candidate in (os.environ.get("PHI3RAY_CONF_DIR"), Path(__file__).resolve().parents[1] / "conf", "conf"):
+        if candidate and (Path(candidate) / f"{name}.yaml").is_file():
+            return str(Path(candidate).resolve())
+    raise FileNotFoundError(f"no conf/{name}.yaml found: run from the phi3ray checkout or set PHI3RAY_CONF_DIR")
+
+
+def load_config(name: str, overrides: list[str] | None = None) -> Any:
+    """Compose conf/<name>.yaml with overrides, as the jobs do, and check every value (for apps and scripts)."""
+    if GlobalHydra.instance().is_initialized():  # called from inside a Hydra app: reuse its search path
+        return validate(compose(name, overrides=overrides or []))
+    with initialize_config_dir(config_dir=conf_dir(name), version_base="1.3"):
+        return validate(compose(name, overrides=overrides or []))
 
 
 def expand_path(path: str) -> str:

@@ -161,18 +161,17 @@ class Ingestion:
                 self.summary.unreadable.append(f"{row['source']}: {row['error']}")
                 logger.warning("cannot read %s: %s", row["source"], row["error"])
         kept = self._drop_duplicate_doc_ids([r for r in rows if not r["error"]])
-        self.run_ids = {r["object_id"] for r in kept}
-        self.hashes = {r["object_id"]: r["content_hash"] for r in kept}
+        self.run_chunks = {r["object_id"]: r["content_hash"] for r in kept}  # id -> content hash, this run's chunks
         self.run_doc_ids = {r["doc_id"] for r in kept}
         self.existing = self.store.existing()
-        self.to_write = self.run_ids - self.existing.keys()
+        self.to_write = self.run_chunks.keys() - self.existing.keys()
         self.moved = {
             r["object_id"]: r["source"]
             for r in kept
             if r["object_id"] in self.existing and self.existing[r["object_id"]].source != r["source"]
         }
-        self.summary.documents, self.summary.chunks = len(self.run_doc_ids), len(self.run_ids)
-        self.summary.skipped = len(self.run_ids) - len(self.to_write)
+        self.summary.documents, self.summary.chunks = len(self.run_doc_ids), len(self.run_chunks)
+        self.summary.skipped = len(self.run_chunks) - len(self.to_write)
         logger.info(
             "%d document(s), %d chunk(s): %d new, %d already stored",
             self.summary.documents, self.summary.chunks, len(self.to_write), self.summary.skipped,
@@ -189,8 +188,8 @@ class Ingestion:
         if not self.to_write:
             return
         self.store.require_live()  # fail now, not after embedding everything
-        reusable = self.store.vectors_for(self.hashes[oid] for oid in self.to_write) if self.existing else {}
-        reused = {oid for oid in self.to_write if self.hashes[oid] in reusable}
+        reusable = self.store.vectors_for(self.run_chunks[oid] for oid in self.to_write) if self.existing else {}
+        reused = {oid for oid in self.to_write if self.run_chunks[oid] in reusable}
         self.summary.reused = len(reused)
         result = self.store.write(
             self._rows_with_vectors(reused, reusable),
@@ -246,7 +245,7 @@ class Ingestion:
         if not self.cfg.sync:
             return
         stored = {oid: chunk.doc_id for oid, chunk in self.existing.items()}
-        stale = [oid for oid, doc_id in stored.items() if oid not in self.run_ids and doc_id in self.run_doc_ids]
+        stale = [oid for oid, doc_id in stored.items() if oid not in self.run_chunks and doc_id in self.run_doc_ids]
         vanished = [oid for oid, doc_id in stored.items() if doc_id not in self.run_doc_ids]
         if vanished and self.summary.unreadable:
             logger.warning(

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import shlex
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from pydantic import BaseModel, field_validator
 from ray.serve import Application
 
-from phi3ray.config import DeploymentSettings, ServeConfig, validate
+from phi3ray.config import DeploymentSettings, ServeConfig, load_config
 from phi3ray.serve.generator import Generator
 from phi3ray.serve.ingress import Ingress
 from phi3ray.serve.retriever import Retriever
@@ -35,21 +32,9 @@ class AppArgs(BaseModel):
         return shlex.split(value) if isinstance(value, str) else value  # `serve run ... overrides="a=1 b=2"`
 
 
-def conf_dir() -> str:
-    """The Hydra conf/ folder: $PHI3RAY_CONF_DIR, the checkout this package lives in, or ./conf."""
-    for candidate in (os.environ.get("PHI3RAY_CONF_DIR"), Path(__file__).resolve().parents[2] / "conf", "conf"):
-        if candidate and (Path(candidate) / "serve.yaml").is_file():
-            return str(Path(candidate).resolve())
-    raise FileNotFoundError("no conf/serve.yaml found: run from the phi3ray checkout or set PHI3RAY_CONF_DIR")
-
-
 def load_serve_config(overrides: list[str] | None = None, config_name: str = "serve") -> ServeConfig:
     """Compose conf/serve.yaml with overrides (then $PHI3RAY_SERVE_OVERRIDES) and check every value."""
-    overrides = list(overrides or []) + shlex.split(os.environ.get(OVERRIDES_ENV, ""))
-    if GlobalHydra.instance().is_initialized():  # called from inside a Hydra app: reuse its search path
-        return validate(compose(config_name, overrides=overrides))
-    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        return validate(compose(config_name, overrides=overrides))
+    return load_config(config_name, list(overrides or []) + shlex.split(os.environ.get(OVERRIDES_ENV, "")))
 
 
 def deployment_options(settings: DeploymentSettings) -> dict:
