@@ -113,7 +113,8 @@ class DataConfig:
     max_seq_len: int = 1024  # tokens per training sequence
     overflow: str = "truncate"  # truncate | drop: what to do with longer examples (counted either way)
     packing: bool = True  # concatenate short examples; attention never crosses examples
-    on_error: str = "raise"  # raise | skip: a malformed row stops the job or is skipped and counted
+    on_error: str = "raise"  # raise | skip: a bad training row stops the job, an unreadable document fails ingestion
+    # (after writing the readable ones); skip: each is reported and counted, and the job goes on / exits 0
 
     def __post_init__(self) -> None:
         _one_of("data.format", self.format, ("auto", "chat", "alpaca", "qa"))

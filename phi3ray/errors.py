@@ -1,8 +1,25 @@
-"""Every error a user can fix: each message says what went wrong and where."""
+"""Every error a user can fix: each message says what went wrong and where.
+
+Each class survives ``pickle`` whatever its constructor takes, so an error raised in a Ray worker,
+actor or Serve replica reaches the driver as the same class with the same message and fields
+(Ray pickles exceptions; the default ``Exception.__reduce__`` calls ``cls(*args)``, which fails for a
+constructor with other arguments than the message).
+"""
+
+
+def _restore(cls: type, args: tuple, state: dict) -> "Phi3RayError":
+    """Rebuild a pickled error without calling its constructor: same class, args and fields."""
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 class Phi3RayError(Exception):
     """Base for errors the user can fix; the message names the file:line or the setting."""
+
+    def __reduce__(self):
+        return _restore, (type(self), self.args, self.__dict__)
 
 
 class ConfigValueError(Phi3RayError):
@@ -37,6 +54,7 @@ class DataErrors(Phi3RayError):
 
 class ModelLoadError(Phi3RayError):
     def __init__(self, name_or_path: str, why: str):
+        self.name_or_path, self.why = name_or_path, why
         super().__init__(f"cannot load model {name_or_path!r}: {why}")
 
 
@@ -48,17 +66,19 @@ class UnknownAdapterError(Phi3RayError):
 
 class WeaviateUnavailableError(Phi3RayError):
     def __init__(self, where: str, why: str):
-        self.where = where
+        self.where, self.why = where, why
         super().__init__(f"Weaviate at {where} is unreachable: {why}")
 
 
 class SchemaMismatchError(Phi3RayError):
     def __init__(self, collection: str, why: str):
+        self.collection, self.why = collection, why
         super().__init__(f"Weaviate collection {collection!r} does not match this config: {why}")
 
 
 class CheckpointError(Phi3RayError):
     def __init__(self, path: str, why: str):
+        self.path, self.why = path, why
         super().__init__(f"checkpoint {path}: {why}")
 
 
@@ -95,9 +115,22 @@ class DocumentReadError(Phi3RayError):
         super().__init__(f"{path}: {why}")
 
 
+class UnreadableDocumentsError(Phi3RayError):
+    """Documents that could not be read (data.on_error=raise); everything readable was written."""
+
+    def __init__(self, unreadable: list[str], written: int):
+        self.unreadable, self.written = unreadable, written
+        shown = "\n  ".join(unreadable[:20])
+        more = f"\n  ... and {len(unreadable) - 20} more" if len(unreadable) > 20 else ""
+        super().__init__(
+            f"{len(unreadable)} document(s) could not be read ({written} chunk(s) of the others written):\n  {shown}{more}\n"
+            "fix or remove them, or set data.on_error=skip to report them and exit 0"
+        )
+
+
 class CollectionMissingError(Phi3RayError):
     def __init__(self, collection: str, where: str):
-        self.collection = collection
+        self.collection, self.where = collection, where
         super().__init__(
             f"Weaviate at {where} has no collection {collection!r}; "
             f"ingest documents first: python jobs/ingest.py retriever.collection={collection}"

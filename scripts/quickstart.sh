@@ -5,6 +5,7 @@
 #   2. fine-tune a LoRA adapter on the sample Q&A with Ray Train + DeepSpeed ZeRO-2 (2 CPU workers)
 #   3. evaluate base / base+RAG / adapter / adapter+RAG on the held-out questions -> report.md
 #   4. start the Ray Serve app, ask one question with RAG, print the answer and its sources
+# It ends with where the adapter, the report and the answer are, and the commands to try next.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 cd "$ROOT"
@@ -14,15 +15,32 @@ PY=$PHI3RAY_PY
 RUNS=${PHI3RAY_RUNS:-$HOME/phi3ray_runs}
 RUN=quickstart-$(date +%Y%m%d-%H%M%S)
 ADAPTER=$RUNS/$RUN/adapter
+REPORT=$ROOT/outputs/eval/$RUN/report.md
+ANSWER=$RUNS/$RUN/answer.txt
+started=$SECONDS
 
-echo "== 1/4 ingest data/pumps/docs into the embedded Weaviate =="
+printf '\n== 1/4 ingest data/pumps/docs into the embedded Weaviate ==\n'
 "$PY" jobs/ingest.py
 
-echo "== 2/4 fine-tune a LoRA adapter on the tiny Phi-3 (Ray Train, 2 workers, DeepSpeed ZeRO-2) =="
+printf '\n== 2/4 fine-tune a LoRA adapter on the tiny Phi-3 (Ray Train, 2 workers, DeepSpeed ZeRO-2) ==\n'
 "$PY" jobs/train.py model=tiny run.name="$RUN" run.storage_path="$RUNS"
 
-echo "== 3/4 evaluate base, base+RAG, adapter, adapter+RAG on the held-out questions =="
-"$PY" jobs/evaluate.py model=tiny "+adapters.pumps=$ADAPTER" max_questions=24 generation.max_new_tokens=64
+printf '\n== 3/4 evaluate base, base+RAG, adapter, adapter+RAG on the held-out questions ==\n'
+"$PY" jobs/evaluate.py model=tiny "+adapters.pumps=$ADAPTER" max_questions=24 generation.max_new_tokens=64 run_name="$RUN"
 
-echo "== 4/4 serve: start the app, ask one question with RAG, stop =="
-"$PY" -m phi3ray.serve.ask "How often should the oil chamber of a VXS-80 be inspected?" model=tiny "+adapters.pumps=$ADAPTER" --model pumps
+printf '\n== 4/4 serve: start the app, ask one question with RAG, stop ==\n'
+"$PY" -m phi3ray.serve.ask "How often should the oil chamber of a VXS-80 be inspected?" model=tiny \
+  "+adapters.pumps=$ADAPTER" --model pumps | tee "$ANSWER"
+
+cat <<EOT
+
+== quickstart done in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s ==
+adapter: $ADAPTER
+report:  $REPORT
+answer:  $ANSWER
+next:
+  . scripts/env.sh                                   # this shell uses phi3ray's venv (and RAY_AUTH_MODE=token)
+  python jobs/evaluate.py model=tiny +adapters.pumps=$ADAPTER
+  PHI3RAY_SERVE_OVERRIDES="model=tiny +adapters.pumps=$ADAPTER" serve run serve/config.yaml
+  scripts/test.sh                                    # the test suite
+EOT

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import torch
 from filelock import FileLock
+from tqdm.auto import tqdm
+
+from phi3ray.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -101,23 +104,93 @@ def _assets_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+STAMP = "phi3ray-tiny.json"  # written last: the assets digest and the sha256 of every file it vouches for
+
+
 def ensure_tiny_phi3(dest: str) -> str:
-    """Make the tiny Phi-3 folder at dest if it is missing or stale; return dest. Safe across processes."""
+    """Make the tiny Phi-3 folder at dest unless a verified one is there; return dest. Safe across processes.
+
+    The folder is made by one process, outside any torch.distributed group (transformers writes weights
+    only on rank 0 once one is up), in a temporary folder; it must load and generate before it is stamped
+    and moved into place. A stamped folder whose files do not match the stamp is rebuilt, with a warning.
+    Ray Train workers only read it: the training driver makes it before any worker starts.
+    """
     dest_path = Path(dest)
-    stamp = dest_path / "phi3ray-tiny.json"
     digest = _assets_digest()
+    if _problem(dest_path, digest) is None:
+        return dest
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        raise ModelLoadError(
+            dest, "the tiny Phi-3 is missing or incomplete and a distributed worker must not make it; "
+            "make it first, in one process: python -m phi3ray.models.tiny"
+        )
     dest_path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(dest_path) + ".lock"):
-        if stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest:
+        problem = _problem(dest_path, digest)
+        if problem is None:
             return dest
-        logger.info("making the tiny Phi-3 in %s (once)", dest)
-        tmp = Path(tempfile.mkdtemp(dir=dest_path.parent, prefix=".tiny-"))
-        _make(tmp)
-        (tmp / stamp.name).write_text(json.dumps({"digest": digest, "recipe": RECIPE_VERSION}))
         if dest_path.exists():
-            shutil.rmtree(dest_path)
-        os.replace(tmp, dest_path)
+            logger.warning("rebuilding the tiny Phi-3 in %s: %s", dest, problem)
+        tmp = Path(tempfile.mkdtemp(dir=dest_path.parent, prefix=".tiny-"))
+        try:
+            _make(tmp)
+            _check_generates(tmp)
+            files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+            (tmp / STAMP).write_text(json.dumps({"digest": digest, "recipe": RECIPE_VERSION, "files": files}, indent=1))
+            if dest_path.exists():
+                shutil.rmtree(dest_path)
+            os.replace(tmp, dest_path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _problem(folder: Path, digest: str) -> str | None:
+    """Why folder is not a complete tiny Phi-3 of these assets, or None when every stamped file checks out."""
+    stamp = folder / STAMP
+    if not stamp.is_file():
+        return "no stamp"
+    try:
+        recorded = json.loads(stamp.read_text())
+    except ValueError:
+        return "unreadable stamp"
+    if recorded.get("digest") != digest:
+        return "made from other assets or recipe"
+    files = recorded.get("files") or {}
+    if "model.safetensors" not in files:
+        return "stamp vouches for no weights"
+    for name, sha in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if _sha256(path) != sha:
+            return f"{name} does not match its stamp"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_generates(folder: Path) -> None:
+    """The folder loads as transformers would load it and greedily generates a few tokens."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (folder / "model.safetensors").is_file():
+        raise ModelLoadError(str(folder), "the freshly made tiny Phi-3 has no model.safetensors")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "How often is the oil checked?"}],
+        add_generation_prompt=True, return_tensors="pt", return_dict=True,
+    )
+    out = model.generate(**ids, max_new_tokens=4, do_sample=False)
+    if out.shape[1] <= ids["input_ids"].shape[1]:
+        raise ModelLoadError(str(folder), "the freshly made tiny Phi-3 generates nothing")
 
 
 def _make(out: Path) -> None:
@@ -152,7 +225,8 @@ def _pretrain(model, tokenizer) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, PRETRAIN_LR, total_steps=PRETRAIN_STEPS)
     model.train()
-    for step in range(PRETRAIN_STEPS):
+    bar = tqdm(range(PRETRAIN_STEPS), desc="making the tiny Phi-3 (once)", unit="step", mininterval=2.0)
+    for step in bar:
         idx = torch.randint(0, n_blocks, (PRETRAIN_BATCH,), generator=generator)
         batch = blocks[idx]  # (B, T)
         loss = model(input_ids=batch, labels=batch).loss
@@ -161,6 +235,14 @@ def _pretrain(model, tokenizer) -> None:
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        if step % 50 == 0 or step == PRETRAIN_STEPS - 1:
-            logger.info("tiny pre-training step %d/%d loss %.3f", step + 1, PRETRAIN_STEPS, loss.item())
+        if step % 25 == 0 or step == PRETRAIN_STEPS - 1:
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     model.eval()
+
+
+if __name__ == "__main__":
+    # python -m phi3ray.models.tiny: make (or verify) the tiny Phi-3 of conf/model/tiny.yaml once, before any worker reads it.
+    from phi3ray.config import expand_path, load_config
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))

@@ -61,16 +61,16 @@ def _start_embedded(cfg: WeaviateConfig, additional: AdditionalConfig) -> weavia
             "retriever.weaviate.binary", str(binary), "no weaviate-server there; run scripts/install.sh to build it"
         )
     # weaviate-client looks for <binary_path>/weaviate-v<version>-<sha256(v<version>)> and downloads it
-    # when absent; we put our locally built binary there so that nothing is downloaded.
+    # when absent; we put a launcher of our locally built binary there, so that nothing is downloaded and
+    # the server's own log (JSON lines: raft, cluster joins) goes to a file under the data folder.
     tag = f"v{cfg.version}"
     link_dir = binary.parent / "weaviate-embedded"
     link_dir.mkdir(parents=True, exist_ok=True)
-    link = link_dir / f"weaviate-{tag}-{hashlib.sha256(tag.encode()).hexdigest()}"
-    if not link.exists():
-        link.symlink_to(binary)
+    _write_launcher(link_dir / f"weaviate-{tag}-{hashlib.sha256(tag.encode()).hexdigest()}", binary)
     data_dir = expand_path(cfg.data_dir)
     os.makedirs(data_dir, exist_ok=True)
-    logger.info("starting embedded Weaviate %s on %s, data in %s", tag, describe(cfg), data_dir)
+    log = os.path.join(data_dir, "weaviate.log")
+    logger.info("starting embedded Weaviate %s on %s, data in %s, its log in %s", tag, describe(cfg), data_dir, log)
     options = EmbeddedOptions(
         persistence_data_path=data_dir,
         binary_path=str(link_dir),
@@ -81,12 +81,27 @@ def _start_embedded(cfg: WeaviateConfig, additional: AdditionalConfig) -> weavia
         # RAFT_TIMEOUTS_MULTIPLIER=1: a lone node elects itself leader after 1 s instead of 5 (ready in ~2.5 s, not
         # ~7-10 s); the default 5 is for tolerating network delays between nodes, which one local node does not have
         additional_env_vars={
-            "ENABLE_MODULES": "", "DISABLE_TELEMETRY": "true", "LOG_LEVEL": "warning", "RAFT_TIMEOUTS_MULTIPLIER": "1"
+            "ENABLE_MODULES": "", "DISABLE_TELEMETRY": "true", "LOG_LEVEL": "warning", "RAFT_TIMEOUTS_MULTIPLIER": "1",
+            LOG_ENV: log,
         },
     )
     client = weaviate.WeaviateClient(embedded_options=options, additional_config=additional)
     client.connect()
     return client
+
+
+LOG_ENV = "PHI3RAY_WEAVIATE_LOG"  # where the launcher sends the server's stdout and stderr
+
+
+def _write_launcher(path: Path, binary: Path) -> None:
+    """A shell launcher at path that runs binary with its output appended to $PHI3RAY_WEAVIATE_LOG."""
+    script = f'#!/bin/sh\nexec "{binary}" "$@" >>"${{{LOG_ENV}:-/dev/stderr}}" 2>&1\n'
+    if path.is_file() and not path.is_symlink() and path.read_text() == script:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(script)
+    tmp.chmod(0o755)
+    os.replace(tmp, path)  # atomic: a concurrent start sees the old launcher or the new one, never half of one
 
 
 def _listening(host: str, port: int) -> bool:

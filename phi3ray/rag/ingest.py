@@ -20,7 +20,7 @@ import ray
 import weaviate
 
 from phi3ray.config import EmbedderConfig, IngestConfig
-from phi3ray.errors import DocumentReadError, IngestWriteError
+from phi3ray.errors import DocumentReadError, IngestWriteError, UnreadableDocumentsError
 from phi3ray.rag.chunking import chunk_document, embed_text
 from phi3ray.rag.connection import connect, describe
 from phi3ray.rag.documents import find_documents, read_documents
@@ -54,6 +54,11 @@ class IngestSummary:
             f"unreadable={len(self.unreadable)} "
             f"time={self.seconds:.1f}s ({self.written / max(self.seconds, 1e-9):.1f} chunks/s written)"
         )
+
+    def check_readable(self, on_error: str) -> None:
+        """data.on_error=raise: UnreadableDocumentsError when any input could not be read; skip: nothing."""
+        if self.unreadable and on_error == "raise":
+            raise UnreadableDocumentsError(self.unreadable, self.written)
 
 
 def chunk_file(row: dict, model: str, max_tokens: int, overlap_tokens: int) -> list[dict]:

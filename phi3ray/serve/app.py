@@ -13,6 +13,7 @@ from pydantic import BaseModel, field_validator
 from ray.serve import Application
 
 from phi3ray.config import DeploymentSettings, ServeConfig, load_config
+from phi3ray.models.base import model_path
 from phi3ray.serve.generator import Generator
 from phi3ray.serve.ingress import Ingress
 from phi3ray.serve.retriever import Retriever
@@ -56,6 +57,7 @@ def deployment_options(settings: DeploymentSettings) -> dict:
 
 def app_for(cfg: ServeConfig) -> Application:
     """Wire the graph for a composed config: Ingress(Retriever, Generator)."""
+    model_path(cfg.model)  # a model made on first use (the tiny Phi-3) is made here, once, before any replica reads it
     d = cfg.deployments
     batching = {"max_batch_size": cfg.max_batch_size, "batch_wait_timeout_s": cfg.batch_wait_timeout_s}
     return Ingress.options(**deployment_options(d.ingress)).bind(

@@ -19,7 +19,8 @@ from ray.train.torch import TorchTrainer
 
 from phi3ray.config import TrainConfig, expand_path
 from phi3ray.data.readers import file_sha256, read_examples
-from phi3ray.errors import CheckpointError, ConfigValueError, TrainingRunError
+from phi3ray.errors import CheckpointError, ConfigValueError, Phi3RayError, TrainingRunError
+from phi3ray.models.base import model_path
 from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
@@ -89,7 +90,14 @@ def check_run_folder(cfg: TrainConfig, run_uri: str) -> None:
 
 
 def _why(err: Exception) -> str:
-    """The worker's own exception line out of Ray's error snippet (its last unindented line)."""
+    """The workers' own cause: the lowest failed rank's exception (a phi3ray error whole, others' first line)."""
+    failures = getattr(err, "worker_failures", None) or {}  # ray.train.WorkerGroupError: rank -> the worker's exception
+    cause = min(failures.items())[1] if failures else getattr(err, "controller_failure", None)
+    if isinstance(cause, Phi3RayError):
+        return str(cause)
+    if cause is not None:
+        first = (str(cause).strip().splitlines() or [""])[0]
+        return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
     lines = [line for line in str(err).splitlines() if line.strip() and not line.startswith((" ", "...", "["))]
     return lines[-1] if lines else type(err).__name__
 
@@ -103,6 +111,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
     hashes = {path: file_sha256(full) for path, full in zip(given, [*cfg.data.train_files, *cfg.data.eval_files])}
     run_uri = run_dir(cfg.run)
     check_run_folder(cfg, run_uri)
+    model_path(cfg.model)  # a model made on first use (the tiny Phi-3) is made here, whole: workers only read it
     drill_flag = os.path.join(run_uri if "://" not in run_uri else tempfile.gettempdir(), f"fault-drill-{cfg.run.name}")
 
     started_ray = not ray.is_initialized()

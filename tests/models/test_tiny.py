@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 from transformers import Phi3ForCausalLM
 
@@ -73,3 +74,63 @@ def test_generates_text_that_ends_at_end_token(tiny_model_cfg):
     ids = tokenizer.apply_chat_template(conversations[0], add_generation_prompt=True, tokenize=True, return_dict=False)
     raw = model.generate(torch.tensor([ids]), max_new_tokens=200, do_sample=False)
     assert raw[0, -1].item() in stop_token_ids(tokenizer)
+
+
+def _copy_of(tiny_model_cfg, tmp_path):
+    import shutil
+
+    from phi3ray.models.base import model_path
+
+    dest = tmp_path / "tiny-phi3"
+    shutil.copytree(model_path(tiny_model_cfg), dest)
+    return dest
+
+
+def test_a_verified_folder_is_used_as_it_is(tiny_model_cfg, tmp_path):
+    from phi3ray.models import tiny
+
+    dest = _copy_of(tiny_model_cfg, tmp_path)
+    before = (dest / "model.safetensors").stat().st_mtime_ns
+    assert tiny._problem(dest, tiny._assets_digest()) is None
+    tiny.ensure_tiny_phi3(str(dest))
+    assert (dest / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_a_stamped_folder_without_weights_is_rebuilt(tiny_model_cfg, tmp_path, monkeypatch, caplog):
+    """The poisoned cache of a first run: config, tokenizer and stamp, but no model.safetensors."""
+    from phi3ray.models import tiny
+
+    dest = _copy_of(tiny_model_cfg, tmp_path)
+    (dest / "model.safetensors").unlink()
+    monkeypatch.setattr(tiny, "PRETRAIN_STEPS", 3)  # the rebuild itself, not the quality of its pre-training
+    with caplog.at_level("WARNING", logger="phi3ray.models.tiny"):
+        tiny.ensure_tiny_phi3(str(dest))
+    assert "model.safetensors is missing" in caplog.text
+    assert tiny._problem(dest, tiny._assets_digest()) is None
+    assert type(Phi3ForCausalLM.from_pretrained(dest)) is Phi3ForCausalLM
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tiny-")]  # no temporary folder left behind
+
+
+def test_a_weights_file_that_changed_is_caught(tiny_model_cfg, tmp_path):
+    from phi3ray.models import tiny
+
+    dest = _copy_of(tiny_model_cfg, tmp_path)
+    with open(dest / "model.safetensors", "r+b") as f:
+        f.truncate(1000)  # a copy cut short
+    assert tiny._problem(dest, tiny._assets_digest()) == "model.safetensors does not match its stamp"
+
+
+def test_a_distributed_worker_never_makes_it(tmp_path):
+    """Under torch.distributed, transformers saves weights on rank 0 only: a worker must not build the cache."""
+    import torch.distributed as dist
+
+    from phi3ray.errors import ModelLoadError
+    from phi3ray.models.tiny import ensure_tiny_phi3
+
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    try:
+        with pytest.raises(ModelLoadError, match="python -m phi3ray.models.tiny"):
+            ensure_tiny_phi3(str(tmp_path / "tiny-phi3"))
+    finally:
+        dist.destroy_process_group()
+    assert not (tmp_path / "tiny-phi3").exists()

@@ -1,0 +1,57 @@
+"""What a person sees on the console of a job: user errors in one line, known third-party noise filtered.
+
+Every entry point (jobs/*.py, ``python -m phi3ray.serve.ask``, the Serve app builder) runs inside
+``job_console(name)``. An error the user can fix (``Phi3RayError``: bad config, bad data row, missing
+file, Weaviate unreachable) prints ``<name>: <message>`` and exits 1, without a Python traceback;
+anything else is our bug and keeps its traceback. Warnings known to be noise for our users are
+ignored by module here, at the entry point, not globally: warnings that matter (a skipped row, a
+failed object) are our own log lines and stay visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+
+from phi3ray.errors import Phi3RayError
+
+# (category, module regex): deprecation chatter of the libraries we call, which a phi3ray user cannot act on.
+NOISE: tuple[tuple[type[Warning], str], ...] = (
+    (DeprecationWarning, r"(torch|ray|transformers|peft|deepspeed|accelerate|weaviate|pydantic|hydra|omegaconf|google|grpc|pyarrow)(\.|$)"),
+    (FutureWarning, r"(torch|ray|transformers|peft|deepspeed|accelerate)(\.|$)"),
+    (UserWarning, r"torch\.distributed(\.|$)"),  # "barrier(): using the device under current context" on CPU gloo
+)
+# Environment read by the processes Ray, DeepSpeed and transformers start for us (Ray workers inherit it).
+QUIET_ENV = {
+    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning",  # workers: no per-module filter syntax
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "RAY_DEDUP_LOGS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
+
+
+def quiet_third_party() -> None:
+    """Filter the known noise of third-party libraries in this process and in the processes it starts."""
+    for category, module in NOISE:
+        warnings.filterwarnings("ignore", category=category, module=module)
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in ("httpx", "filelock", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with contextlib.suppress(ImportError):
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # one "Loading weights" bar per actor otherwise
+
+
+@contextlib.contextmanager
+def job_console(name: str) -> Iterator[None]:
+    """Run an entry point's body: third-party noise filtered, a user-fixable error as one line and exit status 1."""
+    quiet_third_party()
+    try:
+        yield
+    except Phi3RayError as err:
+        raise SystemExit(f"{name}: {err}") from None

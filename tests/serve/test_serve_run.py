@@ -1,0 +1,99 @@
+"""`serve run serve/config.yaml`, the documented way to serve, started as a user starts it: a subprocess.
+
+It answers a chat completion with the tiny Phi-3, one adapter and RAG over the session's Weaviate, and a
+Ctrl-C (SIGINT to its process group, as a terminal sends it) stops it and every Ray process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.serve.conftest import ROOT, SMALL_DEPLOYMENTS, free_port, retriever_overrides
+
+pytestmark = pytest.mark.slow
+
+
+def processes_under(folder: str) -> list[psutil.Process]:
+    """Ray's processes of one instance: those whose command line names its temp folder."""
+    return [p for p in psutil.process_iter(["cmdline"]) if any(folder in part for part in p.info["cmdline"] or [])]
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"serve run exited with {proc.returncode}:\n{log.read_text()[-3000:]}", pytrace=False)
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    pytest.fail(f"serve run did not answer /health in {timeout_s:.0f} s:\n{log.read_text()[-3000:]}", pytrace=False)
+
+
+def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviate_server, adapter_dirs, tmp_path):
+    port = free_port()
+    config = tmp_path / "config.yaml"  # serve/config.yaml as shipped, on a free port instead of 8000
+    shipped = (ROOT / "serve/config.yaml").read_text()
+    assert "  port: 8000\n" in shipped
+    config.write_text(shipped.replace("  port: 8000\n", f"  port: {port}\n"))
+    overrides = [
+        "model=tiny",
+        f"+adapters.pumps={adapter_dirs['pumps']}",
+        *retriever_overrides(weaviate_server.host, weaviate_server.http_port, weaviate_server.grpc_port),
+        "generation.max_new_tokens=24",
+        *SMALL_DEPLOYMENTS,
+    ]
+    ray_tmp = tempfile.mkdtemp(prefix="rs-", dir="/tmp")  # short: Ray's socket paths are length-limited
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PHI3RAY_SERVE_OVERRIDES": " ".join(overrides),  # as the README shows
+        "RAY_ADDRESS": "local",  # a Ray of its own, not the test session's
+        "RAY_TMPDIR": ray_tmp,
+    }
+    log = tmp_path / "serve-run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["serve", "run", str(config)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, which Ctrl-C signals as a whole
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(proc, url, log)
+        response = httpx.post(
+            f"{url}/v1/chat/completions", timeout=120,
+            json={"model": "pumps", "messages": [{"role": "user", "content": "How do I replace the VX-220 seal?"}],
+                  "rag": {"enabled": True, "top_k": 2}},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model"] == "pumps"
+        assert body["choices"][0]["message"]["content"].strip()
+        assert body["sources"] and all(s["source"].endswith(".md") for s in body["sources"])
+
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+        assert proc.returncode in (0, -signal.SIGINT, 130), log.read_text()[-3000:]
+        deadline = time.monotonic() + 30
+        while processes_under(ray_tmp) and time.monotonic() < deadline:
+            time.sleep(1.0)
+        assert not processes_under(ray_tmp), [p.info["cmdline"][:2] for p in processes_under(ray_tmp)]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        for leftover in processes_under(ray_tmp):
+            leftover.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
