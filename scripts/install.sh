@@ -19,7 +19,7 @@ say() { printf '[phi3ray install] %s\n' "$*" >&2; }
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip "setuptools>=69" wheel
+  "$VENV/bin/pip" install -q --upgrade pip "setuptools>=77" wheel
 fi
 
 stamp=$VENV/.phi3ray-deps
@@ -32,8 +32,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/pip" install --progress-bar off -e "$ROOT[test]"
   echo "$want" > "$stamp"
 fi
-# Point the editable install at this checkout (CI clones into a new folder each run).
-"$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >/dev/null
+# Point the editable install at this checkout when it points elsewhere (CI clones into a new folder each run).
+if [ "$("$VENV/bin/python" -c 'import phi3ray, os; print(os.path.dirname(os.path.dirname(phi3ray.__file__)))' 2>/dev/null)" != "$ROOT" ]; then
+  log=$(mktemp)
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  rm -f "$log"
+fi
 
 WEAVIATE_BIN=$PHI3RAY_CACHE/bin/weaviate-server-v$WEAVIATE_VERSION
 if [ ! -x "$WEAVIATE_BIN" ]; then
@@ -41,7 +45,9 @@ if [ ! -x "$WEAVIATE_BIN" ]; then
   say "building weaviate-server v$WEAVIATE_VERSION from its Go module (once, several minutes)"
   tmp=$(mktemp -d)
   GOBIN=$tmp GOFLAGS=-trimpath go install "github.com/weaviate/weaviate/cmd/weaviate-server@v$WEAVIATE_VERSION"
-  mv "$tmp/weaviate-server" "$WEAVIATE_BIN"
+  # verified before it is moved into place: a binary that does not run is never cached
+  "$tmp/weaviate-server" --help >/dev/null 2>&1 || { say "the built weaviate-server does not run"; exit 1; }
+  mv "$tmp/weaviate-server" "$WEAVIATE_BIN.tmp" && mv "$WEAVIATE_BIN.tmp" "$WEAVIATE_BIN"
   rm -rf "$tmp"
 fi
 

@@ -9,6 +9,7 @@ loaded exactly like ``microsoft/Phi-3-mini-4k-instruct``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -133,8 +134,9 @@ def ensure_tiny_phi3(dest: str) -> str:
             logger.warning("rebuilding the tiny Phi-3 in %s: %s", dest, problem)
         tmp = Path(tempfile.mkdtemp(dir=dest_path.parent, prefix=".tiny-"))
         try:
-            _make(tmp)
-            _check_generates(tmp)
+            with _no_transformers_bars():  # our one pre-training bar, not "Writing model shards" / "Loading weights"
+                _make(tmp)
+                _check_generates(tmp)
             files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
             (tmp / STAMP).write_text(json.dumps({"digest": digest, "recipe": RECIPE_VERSION, "files": files}, indent=1))
             if dest_path.exists():
@@ -143,6 +145,19 @@ def ensure_tiny_phi3(dest: str) -> str:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+@contextlib.contextmanager
+def _no_transformers_bars():
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _problem(folder: Path, digest: str) -> str | None:
