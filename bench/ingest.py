@@ -116,15 +116,14 @@ def main() -> None:
     from phi3ray.rag.embedder import shared_embedder
     from phi3ray.rag.ingest import Ingestion
     from phi3ray.rag.schema import create_collection
-    from tests.weaviate_process import WeaviateProcess
+    from tests.support.weaviate_process import WeaviateProcess
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = replicate_corpus(Path(tmp) / "docs", args.copies)
         server = WeaviateProcess(data_dir=Path(tmp) / "weaviate").start()
         try:
             cfg = load_config("ingest", [
-                "retriever=local", f"retriever.weaviate.http_port={server.http_port}",
-                f"retriever.weaviate.grpc_port={server.grpc_port}", "retriever.collection=BenchIngest",
+                *server.overrides("BenchIngest"),
                 f"data.documents=['{Path(tmp) / 'docs'}/*.md']", f"num_embed_actors={args.actors}", "queries=[]",
                 *args.overrides,
             ])  # fmt: skip

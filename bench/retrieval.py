@@ -64,14 +64,13 @@ def main() -> None:
     import ray
 
     from phi3ray.rag.ingest import ingest
-    from tests.weaviate_process import WeaviateProcess
+    from tests.support.weaviate_process import WeaviateProcess
 
     with tempfile.TemporaryDirectory() as tmp:
         server = WeaviateProcess(data_dir=Path(tmp) / "data").start()
         try:
             cfg = load_config("ingest", [
-                "retriever=local", f"retriever.weaviate.http_port={server.http_port}",
-                f"retriever.weaviate.grpc_port={server.grpc_port}", "retriever.collection=BenchRetrieval",
+                *server.overrides("BenchRetrieval"),
                 *args.overrides,
             ])  # fmt: skip
             started = time.monotonic()

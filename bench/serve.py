@@ -78,12 +78,7 @@ def ingest_docs(server, docs: list[str]) -> list[str]:
     """Ingest the manuals into the private Weaviate; return the retriever overrides pointing at it."""
     from phi3ray.rag.ingest import ingest
 
-    overrides = [
-        "retriever=local",
-        f"retriever.weaviate.http_port={server.http_port}",
-        f"retriever.weaviate.grpc_port={server.grpc_port}",
-        "retriever.collection=BenchServe",
-    ]
+    overrides = server.overrides("BenchServe")
     cfg = load_config("ingest", overrides + [f"data.documents=[{','.join(docs)}]", "queries=[]"])
     print(f"ingested: {ingest(cfg).line()}", flush=True)
     return overrides
@@ -170,7 +165,8 @@ def main() -> None:
     from ray import serve
 
     from phi3ray.serve.app import app_for
-    from tests.weaviate_process import WeaviateProcess
+    from tests.support.net import free_port
+    from tests.support.weaviate_process import WeaviateProcess
 
     overrides = args.overrides or ["model=tiny"]
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
@@ -267,14 +263,6 @@ def _tokenizer(cfg):
     from phi3ray.models.base import load_tokenizer
 
     return load_tokenizer(cfg.model)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

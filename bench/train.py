@@ -12,6 +12,7 @@ holding as many CPUs as the baseline's process uses, so the ratio is Ray's overh
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -85,8 +86,7 @@ def ours(cfg: TrainConfig) -> dict:
     result = fit(cfg)
     wall = time.perf_counter() - start
     ray.shutdown()
-    m = result.metrics
-    return {**m, "wall_s": wall, "ray_init_s": ray_up}
+    return {**dataclasses.asdict(result.summary), "wall_s": wall, "ray_init_s": ray_up}
 
 
 def main() -> None:

@@ -5,14 +5,17 @@
     ray job submit --working-dir . -- python jobs/ingest.py retriever=local num_embed_actors=4
 """
 
-import hydra
-from omegaconf import DictConfig
+from phi3ray.console import job_console, quiet_third_party
 
-from phi3ray.config import validate
-from phi3ray.console import job_console
-from phi3ray.rag.connection import connect
-from phi3ray.rag.ingest import ingest
-from phi3ray.rag.retriever import Retriever
+quiet_third_party()  # before the libraries below load: some warn as they are imported
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from phi3ray.config import validate  # noqa: E402
+from phi3ray.rag.connection import connect  # noqa: E402
+from phi3ray.rag.ingest import ingest  # noqa: E402
+from phi3ray.rag.retriever import Retriever  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="ingest")

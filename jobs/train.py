@@ -4,12 +4,15 @@
     ray job submit --working-dir . -- python jobs/train.py model=phi3-mini-4k scaling.use_gpu=true ...
 """
 
-import hydra
-from omegaconf import DictConfig
+from phi3ray.console import job_console, quiet_third_party
 
-from phi3ray.config import validate
-from phi3ray.console import job_console
-from phi3ray.train.driver import fit
+quiet_third_party()  # before the libraries below load: some warn as they are imported
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from phi3ray.config import validate  # noqa: E402
+from phi3ray.train.driver import fit  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -17,7 +20,8 @@ def main(cfg: DictConfig) -> None:
     with job_console("train"):  # bad data rows, bad settings, a failed run: one message, exit 1
         result = fit(validate(cfg))
     print(f"adapter saved to {result.adapter_path}")
-    print(f"eval loss {result.metrics['eval_loss_start']} -> {result.metrics['eval_loss']} after {result.metrics['global_step']} steps")
+    s = result.summary
+    print(f"eval loss {s.eval_loss_start} -> {s.eval_loss} after {s.global_step} steps")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from phi3ray.errors import ConfigError, ConfigValueError
+from phi3ray.names import LORA_TARGETS, adapter_name_problem
+from phi3ray.storage import cache_dir
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
@@ -59,9 +61,7 @@ class MethodConfig:
     rank: int = 16  # r; adapter size and memory grow linearly with it
     alpha: int = 32  # scaling = alpha / rank
     dropout: float = 0.05  # dropout on the adapter input
-    target_modules: list[str] = field(
-        default_factory=lambda: ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
-    )  # Phi-3's fused projections; q_proj/k_proj/v_proj do not exist in Phi-3
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))  # Phi-3 has no q_proj/k_proj/v_proj
     load_in_4bit: bool = False  # QLoRA: load the frozen base in 4 bits (bitsandbytes)
     quant_type: str = "nf4"  # nf4 | fp4
     double_quant: bool = True  # quantise the quantisation constants too (~0.4 bit/param saved)
@@ -92,10 +92,17 @@ class DeepSpeedConfig:
     config: dict[str, Any] = field(default_factory=dict)  # passed to DeepSpeed ("auto" filled by HF)
 
     def __post_init__(self) -> None:
-        stage = self.config.get("zero_optimization", {}).get("stage", 0)
-        _one_of("deepspeed.config.zero_optimization.stage", stage, (0, 1, 2, 3))
+        _one_of("deepspeed.config.zero_optimization.stage", self._declared_stage(), (0, 1, 2, 3))
         if self.enabled and not self.config:
             raise ConfigValueError("deepspeed.config", self.config, "enabled DeepSpeed needs a config")
+
+    def _declared_stage(self) -> int:
+        return self.config.get("zero_optimization", {}).get("stage", 0)
+
+    @property
+    def stage(self) -> int:
+        """The ZeRO stage in use: 0 when DeepSpeed is off."""
+        return int(self._declared_stage()) if self.enabled else 0
 
 
 @dataclass
@@ -130,8 +137,8 @@ class WeaviateConfig:
     """How to reach Weaviate: embedded (local binary, local folder), local (host/ports) or cloud."""
 
     mode: str = "embedded"  # embedded | local | cloud
-    data_dir: str = "~/.cache/phi3ray/weaviate-data"  # embedded: where objects are persisted
-    binary: str = "~/.cache/phi3ray/bin/weaviate-server-v1.39.0"  # embedded: server binary (scripts/install.sh)
+    data_dir: str = field(default_factory=lambda: cache_dir("weaviate-data"))  # embedded: where objects are persisted
+    binary: str = field(default_factory=lambda: cache_dir("bin", "weaviate-server-v1.39.0"))  # embedded: scripts/install.sh builds it
     version: str = "1.39.0"  # embedded: server version the binary is
     host: str = "127.0.0.1"  # embedded/local: bind or connect address
     http_port: int = 8079  # embedded/local: REST port
@@ -269,8 +276,7 @@ class TrainConfig:
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
     def __post_init__(self) -> None:
-        zero = self.deepspeed.config.get("zero_optimization", {}).get("stage", 0) if self.deepspeed.enabled else 0
-        if self.method.load_in_4bit and zero == 3 and self.method.quant_storage != self.method.compute_dtype:
+        if self.method.load_in_4bit and self.deepspeed.stage == 3 and self.method.quant_storage != self.method.compute_dtype:
             raise ConfigValueError(
                 "method.quant_storage",
                 self.method.quant_storage,
@@ -376,8 +382,8 @@ class EvaluateConfig:
         if self.max_questions == 0:
             raise ConfigValueError("max_questions", self.max_questions, "use -1 for all questions or N > 0")
         for name in self.adapters:
-            if name in ("base", "__base__") or "+" in name:
-                raise ConfigValueError(f"adapters.{name}", self.adapters[name], "name must not be base or contain +")
+            if (why := adapter_name_problem(name)) is not None:
+                raise ConfigValueError(f"adapters.{name}", self.adapters[name], why)
 
 
 @dataclass
@@ -442,8 +448,7 @@ class ServeConfig:
         _positive("batch_wait_timeout_s", self.batch_wait_timeout_s, allow_zero=True)
         _positive("max_adapters_per_replica", self.max_adapters_per_replica)
         for name in self.adapters:
-            if name in (self.base_name, self.model.name, "__base__"):
-                why = "an adapter cannot take the base's name"
+            if (why := adapter_name_problem(name, (self.base_name, self.model.name))) is not None:
                 raise ConfigValueError(f"adapters.{name}", self.adapters[name], why)
         if self.deployments.generator.max_ongoing_requests < self.max_batch_size:
             raise ConfigValueError(
@@ -468,6 +473,8 @@ def register_configs() -> None:
 
 
 register_configs()
+# conf/*.yaml name folders of the cache as ${phi3ray_cache:<sub-folder>}: $PHI3RAY_CACHE or ~/.cache/phi3ray, one default
+OmegaConf.register_new_resolver("phi3ray_cache", lambda sub="": cache_dir(sub), replace=True)
 
 
 def validate(cfg: DictConfig) -> Any:
@@ -491,16 +498,14 @@ def conf_dir(name: str) -> str:
     raise FileNotFoundError(f"no conf/{name}.yaml found: run from the phi3ray checkout or set PHI3RAY_CONF_DIR")
 
 
-def load_config(name: str, overrides: list[str] | None = None) -> Any:
-    """Compose conf/<name>.yaml with overrides, as the jobs do, and check every value (for apps and scripts)."""
+def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:
+    """Compose conf/<name>.yaml with overrides, as the jobs do (values not checked yet: see validate)."""
     if GlobalHydra.instance().is_initialized():  # called from inside a Hydra app: reuse its search path
-        return validate(compose(name, overrides=overrides or []))
+        return compose(name, overrides=overrides or [])
     with initialize_config_dir(config_dir=conf_dir(name), version_base="1.3"):
-        return validate(compose(name, overrides=overrides or []))
+        return compose(name, overrides=overrides or [])
 
 
-def expand_path(path: str) -> str:
-    """Expand ~ and environment variables and make a local path absolute (URIs unchanged)."""
-    if "://" in path:
-        return path
-    return os.path.abspath(os.path.expanduser(os.path.expandvars(path)))
+def load_config(name: str, overrides: list[str] | None = None) -> Any:
+    """Compose conf/<name>.yaml with overrides and check every value (for apps and scripts)."""
+    return validate(compose_config(name, overrides))

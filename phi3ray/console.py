@@ -1,8 +1,9 @@
 """What a person sees on the console of a job: user errors in one line, known third-party noise filtered.
 
-Every entry point (jobs/*.py, ``python -m phi3ray.serve.ask``, the Serve app builder) runs inside
-``job_console(name)``. An error the user can fix (``Phi3RayError``: bad config, bad data row, missing
-file, Weaviate unreachable) prints ``<name>: <message>`` and exits 1, without a Python traceback;
+Every entry point (jobs/*.py, ``python -m phi3ray.serve.ask``) calls ``quiet_third_party()`` before
+its imports (some libraries warn as they are imported) and runs its body inside ``job_console(name)``.
+An error the user can fix (``Phi3RayError``: bad config, bad data row, missing file, Weaviate
+unreachable) prints ``<name>: <message>`` and exits 1, without a Python traceback;
 anything else is our bug and keeps its traceback. Warnings known to be noise for our users are
 ignored by module here, at the entry point, not globally: warnings that matter (a skipped row, a
 failed object) are our own log lines and stay visible.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
+import sys
 import warnings
 from collections.abc import Iterator
 
@@ -24,33 +25,31 @@ NOISE: tuple[tuple[type[Warning], str], ...] = (
     (FutureWarning, r"(torch|ray|transformers|peft|deepspeed|accelerate)(\.|$)"),
     (UserWarning, r"torch\.distributed(\.|$)"),  # "barrier(): using the device under current context" on CPU gloo
 )
-# Environment read by the processes Ray, DeepSpeed and transformers start for us (Ray workers inherit it).
-QUIET_ENV = {
-    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning",  # workers: no per-module filter syntax
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "RAY_DEDUP_LOGS": "1",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-}
 
 
 def quiet_third_party() -> None:
-    """Filter the known noise of third-party libraries in this process and in the processes it starts."""
+    """Filter the known noise of third-party libraries in this process; call it before importing them."""
     for category, module in NOISE:
         warnings.filterwarnings("ignore", category=category, module=module)
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
     for name in ("httpx", "filelock", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    with contextlib.suppress(ImportError):
+    if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # one "Loading weights" bar per actor otherwise
+        hf_logging.disable_progress_bar()  # one "Loading weights" bar per model load otherwise
+    if "ray.data" in sys.modules:
+        from ray.data import DataContext
+
+        context = DataContext.get_current()
+        context.print_on_execution_start = False  # the execution plan of every dataset
+        context.enable_operator_progress_bars = False  # one bar per dataset, not one per operator
+        context.enable_progress_bars = sys.stderr.isatty()  # in a log: no 7-line progress block every 10 s
 
 
 @contextlib.contextmanager
 def job_console(name: str) -> Iterator[None]:
     """Run an entry point's body: third-party noise filtered, a user-fixable error as one line and exit status 1."""
-    quiet_third_party()
+    quiet_third_party()  # again: the libraries imported since the entry point's first call
     try:
         yield
     except Phi3RayError as err:

@@ -23,7 +23,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 stamp=$VENV/.phi3ray-deps
-want=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+# the pins only (dependencies and extras): editing pytest markers or a description reinstalls nothing
+want=$(sed -n '/^dependencies = \[/,/^\]/p; /^\[project.optional-dependencies\]/,/^\[tool/p' "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   torch_pin=$(grep -o '"torch==[^"]*"' "$ROOT/pyproject.toml" | tr -d '"')
   say "installing $torch_pin (CUDA wheel from PyPI, several GB, once)"

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-from tests.weaviate_process import WeaviateProcess
+from phi3ray.config import compose_config  # noqa: F401  (the tests compose configs as the jobs do)
+from tests.support.weaviate_process import WeaviateProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = str(ROOT / "conf")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -30,12 +28,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
-
-
-def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:
-    """Compose conf/<name>.yaml with overrides, as the jobs do."""
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose(name, overrides=overrides or [])
 
 
 @pytest.fixture(scope="session")
@@ -59,17 +51,6 @@ def weaviate_server(tmp_path_factory) -> WeaviateProcess:
         pytest.fail(f"real Weaviate is required and could not start: {err}", pytrace=False)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def local_retriever_overrides(weaviate_server) -> list[str]:
-    """Hydra overrides pointing retriever=local at the session's Weaviate server."""
-    return [
-        "retriever=local",
-        f"retriever.weaviate.host={weaviate_server.host}",
-        f"retriever.weaviate.http_port={weaviate_server.http_port}",
-        f"retriever.weaviate.grpc_port={weaviate_server.grpc_port}",
-    ]
 
 
 @pytest.fixture(scope="session")

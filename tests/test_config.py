@@ -1,23 +1,32 @@
 """Every combination of the config groups composes and validates; bad values are rejected by name."""
 
+import dataclasses
 import itertools
 from pathlib import Path
 
 import pytest
+import yaml
 
 from phi3ray.config import (
+    DataConfig,
+    DeepSpeedConfig,
     EvaluateConfig,
     IngestConfig,
+    MethodConfig,
+    ModelConfig,
+    RetrieverConfig,
     ServeConfig,
     TrainConfig,
     validate,
 )
 from phi3ray.errors import ConfigError, ConfigValueError
-from tests.conftest import CONF, compose_config
+from tests.conftest import ROOT, compose_config
+
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
+    return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
 
 
 def test_groups_have_the_documented_options():
@@ -114,3 +123,36 @@ def test_unknown_key_and_wrong_type_fail_at_compose_time_naming_the_key():
 def test_config_error_lists_every_problem():
     err = ConfigError(["a: bad", "b: worse"])
     assert "a: bad" in str(err) and "b: worse" in str(err)
+
+
+def _restated_defaults(schema: type, values: dict, path: str = "") -> list[str]:
+    """Keys of values (a YAML mapping) whose value equals the default of the dataclass field of that name."""
+    found = []
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key, value in values.items():
+        if key not in fields:
+            continue
+        f = fields[key]
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        if dataclasses.is_dataclass(default):
+            if isinstance(value, dict):
+                found += _restated_defaults(type(default), value, f"{path}{key}.")
+        elif value == default:
+            found.append(f"{path}{key}={value!r}")
+    return found
+
+
+SCHEMAS = {
+    "train": TrainConfig, "ingest": IngestConfig, "evaluate": EvaluateConfig, "serve": ServeConfig,
+    "model": ModelConfig, "method": MethodConfig, "deepspeed": DeepSpeedConfig, "data": DataConfig,
+    "retriever": RetrieverConfig,
+}
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "conf").rglob("*.yaml")))
+def test_no_yaml_restates_a_default(path):
+    """One home per default: the dataclass in phi3ray/config.py; conf/ holds only the choices that differ."""
+    name = Path(path).stem if Path(path).parent.name == "conf" else Path(path).parent.name
+    values = yaml.safe_load((ROOT / path).read_text()) or {}
+    assert _restated_defaults(SCHEMAS[name], values) == [], "drop these lines (the dataclass default says it)"

@@ -58,11 +58,13 @@ def fields(err: BaseException) -> dict:
     return {k: str(v) for k, v in vars(err).items()}
 
 
+@pytest.mark.fast
 def test_every_class_is_found():
     names = {cls.__name__ for cls in ERROR_CLASSES}
     assert {"ModelLoadError", "DataErrors", "RequestError", "TrainingRunError", "HardwareError"} <= names
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda cls: cls.__name__)
 def test_pickle_round_trip(cls):
     original = make(cls)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from phi3ray.errors import DataFormatError
-from phi3ray.models.base import END_TOKEN
+from phi3ray.names import END_TOKEN
 
 
 def render(tokenizer: PreTrainedTokenizerBase, messages: list[dict], *, generation_prompt: bool = False) -> str:

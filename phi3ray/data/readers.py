@@ -10,7 +10,6 @@ raised at once as ``DataErrors`` (``on_error="raise"``) or skipped and counted (
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -18,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from phi3ray.config import DataConfig
 from phi3ray.errors import DataErrors, DataFormatError
 
 logger = logging.getLogger(__name__)
@@ -200,10 +200,9 @@ def split_examples(examples: list[Example], eval_fraction: float, seed: int) -> 
     return train, evals
 
 
-def file_sha256(path: str) -> str:
-    """sha256 of a file's bytes, for the adapter card's lineage."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def read_training_data(d: DataConfig) -> tuple[ReadReport, ReadReport | None]:
+    """data.train_files and data.eval_files (None when eval rows are split off the training rows), checked
+    row by row under data.on_error. The training driver reads them once and hands them to every worker."""
+    train = read_examples(d.train_files, d.format, d.system_prompt, d.on_error)
+    held = read_examples(d.eval_files, d.format, d.system_prompt, d.on_error) if d.eval_files else None
+    return train, held

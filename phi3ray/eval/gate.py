@@ -9,7 +9,7 @@ from phi3ray.config import EvaluateConfig, GateSettings
 from phi3ray.errors import ConfigValueError
 from phi3ray.eval.scoring import METRIC_KEYS, Summary, metric_spec
 from phi3ray.eval.significance import ALPHA
-from phi3ray.eval.variants import BASE, RAG_SUFFIX
+from phi3ray.names import BASE_VARIANT, RAG_SUFFIX
 
 
 @dataclass
@@ -69,7 +69,7 @@ def judge_gate(gate: GateSettings, adapters: list[str], summary: Summary) -> Gat
         return None
     spec = metric_spec(gate.metric)
     suffix = RAG_SUFFIX if gate.rag else ""
-    reference = BASE + suffix
+    reference = BASE_VARIANT + suffix
     outcome = GateOutcome(gate.metric, gate.min_gain, gate.rag, gate.require_significant)
     for adapter in [gate.adapter] if gate.adapter else adapters:
         variant = adapter + suffix

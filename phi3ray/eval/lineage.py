@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,16 +9,9 @@ from pathlib import Path
 from phi3ray.config import ModelConfig
 from phi3ray.models.adapters import fetch_adapter
 from phi3ray.models.base import model_path
+from phi3ray.storage import file_sha256
 
 MAX_CARD_BYTES = 1 << 20  # JSON files of an adapter folder up to this size are embedded in the lineage
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def base_lineage(cfg: ModelConfig) -> dict:

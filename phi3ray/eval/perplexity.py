@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from phi3ray.models.base import END_TOKEN
+from phi3ray.names import END_TOKEN
 from phi3ray.models.generation import encode_chat
 
 

@@ -12,10 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import ray
-from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from phi3ray.config import EvaluateConfig, expand_path, validate
+from phi3ray.config import EvaluateConfig
 from phi3ray.errors import Phi3RayError, PromotionGateError
 from phi3ray.eval.gate import GateOutcome, check_gate_settings, judge_gate
 from phi3ray.eval.heldout import read_heldout
@@ -27,6 +26,7 @@ from phi3ray.eval.variants import QuestionPrompts, Variant, build_matrix, build_
 from phi3ray.eval.verdict import write_verdict
 from phi3ray.eval.worker import AnswerRecord, EvalWorker, WorkItem
 from phi3ray.models.base import load_tokenizer
+from phi3ray.storage import expand_path
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +40,10 @@ class EvalRun:
     gate: GateOutcome | None
 
 
-def evaluate(cfg: DictConfig) -> EvalRun:
-    """Run the whole evaluation described by a composed `evaluate` config; raise PromotionGateError
+def evaluate(settings: EvaluateConfig) -> EvalRun:
+    """Run the whole evaluation described by an `evaluate` config; raise PromotionGateError
     (after writing every output) when the gate is set and an adapter fails it."""
     started = time.perf_counter()
-    settings: EvaluateConfig = validate(cfg)
     check_gate_settings(settings)
     questions = read_heldout(settings.data.heldout_file, settings.max_questions)
     overlaps = []
@@ -74,7 +73,7 @@ def evaluate(cfg: DictConfig) -> EvalRun:
         "run_name": run_name,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_dir": str(run_dir),
-        "config": _public_config(cfg),
+        "config": _public_config(settings),
         "lineage": lineage,
         "leakage": {"checked": settings.check_leakage, "overlaps": [str(o) for o in overlaps]},
         "questions": len(prompts),
@@ -179,9 +178,9 @@ def write_answers(
                 out.write(json.dumps(_json_ready(row), ensure_ascii=False) + "\n")
 
 
-def _public_config(cfg: DictConfig) -> dict:
-    """The resolved config, secrets blanked."""
-    config = OmegaConf.to_container(cfg, resolve=True)
+def _public_config(settings: EvaluateConfig) -> dict:
+    """The config as it ran, secrets blanked."""
+    config = asdict(settings)
     weaviate = config.get("retriever", {}).get("weaviate", {})
     if weaviate.get("api_key"):
         weaviate["api_key"] = "***"

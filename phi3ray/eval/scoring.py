@@ -13,7 +13,8 @@ from phi3ray.eval.significance import (
     mean_statistic,
     paired_comparison,
 )
-from phi3ray.eval.variants import BASE, RAG_SUFFIX, QuestionPrompts, Variant
+from phi3ray.eval.variants import QuestionPrompts, Variant
+from phi3ray.names import BASE_VARIANT, RAG_SUFFIX
 from phi3ray.eval.worker import AnswerRecord
 from phi3ray.rag.prompt import cited_numbers
 from phi3ray.rag.quality import recall_at_k, reciprocal_rank
@@ -117,10 +118,10 @@ def summarize(
         }
     comparisons = []
     for variant in variants:
-        references = [BASE] if variant.name != BASE else []
+        references = [BASE_VARIANT] if variant.name != BASE_VARIANT else []
         if variant.rag and variant.reference != variant.name:
             references.append(variant.reference)  # adapter+rag vs base+rag: does the adapter add to RAG?
-        if variant.rag and variant.adapter_variant not in (BASE, variant.name):
+        if variant.rag and variant.adapter_variant not in (BASE_VARIANT, variant.name):
             references.append(variant.adapter_variant)  # adapter+rag vs adapter: does RAG add to the adapter?
         for reference in references:
             for spec in METRICS:

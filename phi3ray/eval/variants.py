@@ -16,14 +16,12 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from phi3ray.config import RetrieverConfig
 from phi3ray.eval.heldout import HeldoutQuestion
-from phi3ray.models.generation import BASE_ADAPTER
+from phi3ray.names import BASE_ADAPTER, BASE_VARIANT, RAG_SUFFIX
 from phi3ray.rag.prompt import build_rag_messages
 from phi3ray.rag.retriever import Retriever
 
 logger = logging.getLogger(__name__)
 
-BASE = "base"
-RAG_SUFFIX = "+rag"
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class Variant:
     @property
     def reference(self) -> str:
         """The variant it is compared against: base, or base+rag for a +rag variant."""
-        return BASE + RAG_SUFFIX if self.rag else BASE
+        return BASE_VARIANT + RAG_SUFFIX if self.rag else BASE_VARIANT
 
     @property
     def adapter_variant(self) -> str:
@@ -46,7 +44,7 @@ class Variant:
 def build_matrix(adapter_names: Sequence[str], rag: bool = True) -> list[Variant]:
     """base, base+rag, then for each adapter: adapter, adapter+rag (the +rag ones only when rag)."""
     variants = []
-    for name, adapter in [(BASE, BASE_ADAPTER)] + [(a, a) for a in adapter_names]:
+    for name, adapter in [(BASE_VARIANT, BASE_ADAPTER)] + [(a, a) for a in adapter_names]:
         variants.append(Variant(name, adapter, rag=False))
         if rag:
             variants.append(Variant(name + RAG_SUFFIX, adapter, rag=True))

@@ -6,7 +6,7 @@ import math
 
 from phi3ray.eval.scoring import METRICS, metric_spec
 from phi3ray.eval.significance import ALPHA
-from phi3ray.eval.variants import BASE, RAG_SUFFIX
+from phi3ray.names import BASE_VARIANT, RAG_SUFFIX
 
 QUALITY = [spec.key for spec in METRICS if spec.group == "quality"]
 
@@ -64,24 +64,24 @@ def write_verdict(results: dict, primary: str = "f1") -> list[str]:
         if best is None:
             continue
         label, value = metric_spec(metric).label, results["metrics"][best][metric]["value"]
-        base_value = results["metrics"][BASE][metric]["value"]
-        if best == BASE or value == base_value:
+        base_value = results["metrics"][BASE_VARIANT][metric]["value"]
+        if best == BASE_VARIANT or value == base_value:
             lines.append(f"{label}: no variant beats the base model ({_num(base_value)}).")
         else:
-            difference = describe_difference(results, best, BASE, metric)
+            difference = describe_difference(results, best, BASE_VARIANT, metric)
             lines.append(f"{label}: {best} is best ({_num(value)}); {difference}.")
     names = [v["name"] for v in results["variants"]]
-    adapters = [n for n in names if n != BASE and not n.endswith(RAG_SUFFIX)]
+    adapters = [n for n in names if n != BASE_VARIANT and not n.endswith(RAG_SUFFIX)]
     label = metric_spec(primary).label
-    if BASE + RAG_SUFFIX in names:
-        difference = describe_difference(results, BASE + RAG_SUFFIX, BASE, primary)
+    if BASE_VARIANT + RAG_SUFFIX in names:
+        difference = describe_difference(results, BASE_VARIANT + RAG_SUFFIX, BASE_VARIANT, primary)
         lines.append(f"Does RAG help the base model ({label})? {difference}.")
     for adapter in adapters:
-        lines.append(f"Does fine-tuning help ({label})? " + describe_difference(results, adapter, BASE, primary) + ".")
+        lines.append(f"Does fine-tuning help ({label})? " + describe_difference(results, adapter, BASE_VARIANT, primary) + ".")
         if adapter + RAG_SUFFIX in names:
             lines.append(
                 f"Does fine-tuning add to RAG ({label})? "
-                + describe_difference(results, adapter + RAG_SUFFIX, BASE + RAG_SUFFIX, primary)
+                + describe_difference(results, adapter + RAG_SUFFIX, BASE_VARIANT + RAG_SUFFIX, primary)
                 + "."
             )
             lines.append(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import OrderedDict
-from pathlib import Path
 
 import torch
 from peft import PeftModel
@@ -15,31 +13,20 @@ from transformers import PreTrainedModel
 from phi3ray.config import MethodConfig, ModelConfig
 from phi3ray.errors import ModelLoadError, UnknownAdapterError
 from phi3ray.models.base import load_base_model, load_tokenizer
-from phi3ray.models.generation import BASE_ADAPTER
+from phi3ray.names import BASE_ADAPTER
+from phi3ray.storage import fetch_dir
 
 logger = logging.getLogger(__name__)
 
 
-def fetch_adapter(uri: str, cache_dir: str = "~/.cache/phi3ray/adapters") -> str:
+def fetch_adapter(uri: str) -> str:
     """A local folder for an adapter given as a folder or an object-storage URI (s3://, gs://, ...)."""
-    if "://" not in uri:
-        path = os.path.abspath(os.path.expanduser(uri))
-        if not os.path.isfile(os.path.join(path, "adapter_config.json")):
-            raise ModelLoadError(uri, "not a peft adapter folder (no adapter_config.json)")
-        return path
-    import pyarrow.fs as pafs
-
-    local = Path(os.path.expanduser(cache_dir)) / uri.replace("://", "/").strip("/")
-    if not (local / "adapter_config.json").is_file():
-        try:
-            source_fs, source_path = pafs.FileSystem.from_uri(uri)
-            local.mkdir(parents=True, exist_ok=True)
-            pafs.copy_files(source_path, str(local), source_filesystem=source_fs)
-        except Exception as err:
-            raise ModelLoadError(uri, f"cannot download adapter: {err}") from err
-    if not (local / "adapter_config.json").is_file():
-        raise ModelLoadError(uri, "not a peft adapter folder (no adapter_config.json)")
-    return str(local)
+    try:
+        return fetch_dir(uri, "adapter_config.json")
+    except FileNotFoundError as err:
+        raise ModelLoadError(uri, "not a peft adapter folder (no adapter_config.json)") from err
+    except OSError as err:
+        raise ModelLoadError(uri, f"cannot download adapter: {err}") from err
 
 
 class AdapterSet:

@@ -11,10 +11,9 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from phi3ray.config import MethodConfig, ModelConfig
 from phi3ray.errors import ModelLoadError
+from phi3ray.names import END_TOKEN
 
 logger = logging.getLogger(__name__)
-
-END_TOKEN = "<|end|>"  # Phi-3 closes every chat turn with it
 
 
 def resolve_dtype(name: str) -> torch.dtype:

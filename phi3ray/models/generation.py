@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 from transformers import LogitsProcessorList, PreTrainedModel, StoppingCriteriaList
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from phi3ray.models.base import stop_token_ids
+from phi3ray.names import BASE_ADAPTER
 from phi3ray.models.decoding import Completion, RowSampling, RowStops, RowText, Sampling
 
-BASE_ADAPTER = "__base__"  # peft's name for "no adapter" inside a mixed batch
 
-__all__ = ["BASE_ADAPTER", "Completion", "Sampling", "encode_chat", "generate_chat", "generate_tokens", "stream_chat"]
+__all__ = ["Completion", "Sampling", "encode_chat", "generate_chat", "generate_tokens"]
 
 
 def encode_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> list[int]:
@@ -101,49 +99,3 @@ def generate_chat(
     """
     prompts = [encode_chat(tokenizer, conv) for conv in conversations]
     return generate_tokens(model, tokenizer, prompts, samplings, adapter_names)
-
-
-def stream_chat(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    messages: list[dict],
-    sampling: Sampling,
-    adapter_name: str | None = None,
-) -> Iterator[str]:
-    """Yield the answer's text as it is generated, with the given adapter (None = base).
-
-    The pieces add up to generate_chat's text for the same conversation, sampling and adapter.
-    """
-    pieces: queue.Queue = queue.Queue()
-    done = object()
-    stopped = threading.Event()
-    errors: list[BaseException] = []
-    adapter_names = [adapter_name or BASE_ADAPTER] if _is_peft(model) else None
-
-    def run() -> None:
-        try:
-            generate_tokens(
-                model,
-                tokenizer,
-                [encode_chat(tokenizer, messages)],
-                [sampling],
-                adapter_names,
-                on_step=lambda step: pieces.put(step[0]),
-                interrupt=lambda _: "cancelled" if stopped.is_set() else None,
-            )
-        except BaseException as err:  # surfaced to the consumer below
-            errors.append(err)
-        finally:
-            pieces.put(done)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        while (piece := pieces.get()) is not done:
-            if piece:
-                yield piece
-    finally:
-        stopped.set()  # the consumer went away: end the generate early
-        thread.join()
-    if errors:
-        raise errors[0]

@@ -23,6 +23,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from phi3ray.errors import ModelLoadError
+from phi3ray.storage import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def ensure_tiny_phi3(dest: str) -> str:
             with _no_transformers_bars():  # our one pre-training bar, not "Writing model shards" / "Loading weights"
                 _make(tmp)
                 _check_generates(tmp)
-            files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+            files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
             (tmp / STAMP).write_text(json.dumps({"digest": digest, "recipe": RECIPE_VERSION, "files": files}, indent=1))
             if dest_path.exists():
                 shutil.rmtree(dest_path)
@@ -178,17 +179,9 @@ def _problem(folder: Path, digest: str) -> str | None:
         path = folder / name
         if not path.is_file():
             return f"{name} is missing"
-        if _sha256(path) != sha:
+        if file_sha256(path) != sha:
             return f"{name} does not match its stamp"
     return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_generates(folder: Path) -> None:
@@ -257,7 +250,8 @@ def _pretrain(model, tokenizer) -> None:
 
 if __name__ == "__main__":
     # python -m phi3ray.models.tiny: make (or verify) the tiny Phi-3 of conf/model/tiny.yaml once, before any worker reads it.
-    from phi3ray.config import expand_path, load_config
+    from phi3ray.config import load_config
+    from phi3ray.storage import expand_path
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))

@@ -12,8 +12,9 @@ import weaviate
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.embedded import EmbeddedOptions
 
-from phi3ray.config import WeaviateConfig, expand_path
+from phi3ray.config import WeaviateConfig
 from phi3ray.errors import ConfigValueError, WeaviateUnavailableError
+from phi3ray.storage import expand_path
 
 logger = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # the client logs every request at INFO

@@ -11,8 +11,9 @@ import torch
 from transformers import AutoTokenizer
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from phi3ray.config import EmbedderConfig, expand_path
+from phi3ray.config import EmbedderConfig
 from phi3ray.errors import ConfigValueError, ModelLoadError
+from phi3ray.storage import expand_path
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from phi3ray.config import DeploymentSettings, ServeConfig, load_config
 from phi3ray.models.base import model_path
 from phi3ray.serve.generator import Generator
 from phi3ray.serve.ingress import Ingress
-from phi3ray.serve.retriever import Retriever
+from phi3ray.serve.retriever import RetrieverDeployment
 
 OVERRIDES_ENV = "PHI3RAY_SERVE_OVERRIDES"  # extra Hydra overrides, space-separated, applied last
 
@@ -61,7 +61,7 @@ def app_for(cfg: ServeConfig) -> Application:
     d = cfg.deployments
     batching = {"max_batch_size": cfg.max_batch_size, "batch_wait_timeout_s": cfg.batch_wait_timeout_s}
     return Ingress.options(**deployment_options(d.ingress)).bind(
-        Retriever.options(**deployment_options(d.retriever)).bind(cfg.retriever),
+        RetrieverDeployment.options(**deployment_options(d.retriever)).bind(cfg.retriever),
         Generator.options(**deployment_options(d.generator), user_config=batching).bind(cfg),
         cfg,
     )

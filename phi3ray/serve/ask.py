@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import time
 
 import httpx
 
 from phi3ray.config import ServeConfig
+from phi3ray.console import job_console
+from phi3ray.errors import RequestError
 from phi3ray.serve.app import app_for, load_serve_config
 
 logger = logging.getLogger(__name__)
 
 
-def wait_until_healthy(url: str, timeout_s: float = 300.0) -> None:
-    """Poll GET /health until it answers 200."""
+def wait_until_healthy(url: str, timeout_s: float = 300.0, process: subprocess.Popen | None = None) -> None:
+    """Poll GET /health until it answers 200; stop early if `process` (the server's, when we started it) exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server process exited with status {process.returncode}")
         try:
             if httpx.get(f"{url}/health", timeout=10).status_code == 200:
                 return
@@ -37,7 +42,7 @@ def wait_until_healthy(url: str, timeout_s: float = 300.0) -> None:
 def ask(cfg: ServeConfig, question: str, model: str | None = None, rag: bool = True, max_tokens: int | None = None):
     """Start Ray (if needed) and the app, ask once with the openai client, stop both; return the ChatCompletion."""
     import ray
-    from openai import OpenAI
+    from openai import APIStatusError, OpenAI
     from ray import serve
 
     started_ray = not ray.is_initialized()
@@ -49,12 +54,15 @@ def ask(cfg: ServeConfig, question: str, model: str | None = None, rag: bool = T
         url = f"http://{cfg.host}:{cfg.port}"
         wait_until_healthy(url)
         client = OpenAI(base_url=f"{url}/v1", api_key=cfg.api_key or "unused", max_retries=0)
-        return client.chat.completions.create(
-            model=model or cfg.base_name,
-            messages=[{"role": "user", "content": question}],
-            max_tokens=max_tokens,
-            extra_body={"rag": {"enabled": rag}},
-        )
+        try:
+            return client.chat.completions.create(
+                model=model or cfg.base_name,
+                messages=[{"role": "user", "content": question}],
+                max_tokens=max_tokens,
+                extra_body={"rag": {"enabled": rag}},
+            )
+        except APIStatusError as err:  # the app's own answer (404 unknown model, 503 Weaviate down): the user's to fix
+            raise RequestError(err.status_code, f"{err.status_code} {err.message}") from err
     finally:
         serve.shutdown()  # replicas stop gracefully; an embedded Weaviate started by the Retriever stops with it
         if started_ray:
@@ -70,8 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-tokens", type=int)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    cfg = load_serve_config(args.overrides)
-    answer = ask(cfg, args.question, args.model, rag=not args.no_rag, max_tokens=args.max_tokens)
+    with job_console("ask"):  # a bad override, an unknown adapter, Weaviate unreachable: one line, exit 1
+        cfg = load_serve_config(args.overrides)
+        answer = ask(cfg, args.question, args.model, rag=not args.no_rag, max_tokens=args.max_tokens)
     print(f"Q ({answer.model}): {args.question}")
     print(f"A: {answer.choices[0].message.content.strip()}")
     usage = answer.usage

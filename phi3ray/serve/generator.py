@@ -23,10 +23,11 @@ from ray import serve
 from phi3ray.config import MethodConfig, ServeConfig
 from phi3ray.errors import Phi3RayError, PromptError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
-from phi3ray.models.generation import BASE_ADAPTER, Completion, Sampling, encode_chat, generate_tokens
+from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.rag.prompt import build_rag_messages
 from phi3ray.rag.retriever import RetrievedChunk
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, Source
+from phi3ray.names import BASE_ADAPTER
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,6 @@ class Generator:
         self.tokenizer = self.adapters.tokenizer
         self.vocab_size = len(self.tokenizer)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")  # one generate at a time
-        self.reconfigure({"max_batch_size": cfg.max_batch_size, "batch_wait_timeout_s": cfg.batch_wait_timeout_s})
         self.calls: deque[tuple[int, int]] = deque(maxlen=10_000)  # (rows, distinct models, base included) per generate
         self.finish_reasons: Counter[str] = Counter()  # stop | length | timeout | cancelled, over all rows
         warmup = Row(
@@ -93,7 +93,8 @@ class Generator:
         self.finish_reasons.clear()
 
     def reconfigure(self, user_config: dict) -> None:
-        """Batching knobs, changeable without a restart (Serve's user_config, or a handle call)."""
+        """Batching knobs from Serve's user_config: app_for sets it from cfg (Serve calls this before the first
+        request), and a `serve deploy` with new values changes them without a restart."""
         if "max_batch_size" in user_config:
             self._decode.set_max_batch_size(int(user_config["max_batch_size"]))
         if "batch_wait_timeout_s" in user_config:
@@ -207,7 +208,7 @@ class Generator:
             logit_bias={int(k): float(v) for k, v in bias.items()},
         )
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    @serve.batch(max_batch_size=ServeConfig.max_batch_size, batch_wait_timeout_s=ServeConfig.batch_wait_timeout_s)
     async def _decode(self, rows: list[Row]) -> AsyncIterator[list]:
         """Run a batch in the generate thread; after each step yield, per row, its new events."""
         loop = asyncio.get_running_loop()

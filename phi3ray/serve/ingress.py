@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from phi3ray.config import ServeConfig
 from phi3ray.errors import RequestError
+from phi3ray.names import BASE_ADAPTER
 from phi3ray.serve.openai_schema import (
     AssistantMessage,
     ChatCompletion,
@@ -42,7 +43,6 @@ from phi3ray.serve.openai_schema import (
 
 logger = logging.getLogger(__name__)
 
-BASE_ADAPTER = "__base__"  # = phi3ray.models.generation.BASE_ADAPTER (not imported: keeps torch out of the Ingress)
 api = FastAPI(
     title="phi3ray", description="Phi-3 + LoRA adapters + RAG, OpenAI-compatible", docs_url=None, redoc_url=None
 )

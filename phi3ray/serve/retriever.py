@@ -14,29 +14,29 @@ from ray import serve
 from phi3ray.config import RetrieverConfig
 from phi3ray.errors import CollectionMissingError, ConfigValueError, RequestError, WeaviateUnavailableError
 from phi3ray.rag.connection import describe
-from phi3ray.rag.retriever import Retriever as ChunkRetriever
+from phi3ray.rag.retriever import Retriever
 
 logger = logging.getLogger(__name__)
 
 
-@serve.deployment
-class Retriever:
-    """Wraps phi3ray.rag.retriever.Retriever; connects lazily and reconnects after Weaviate comes back."""
+@serve.deployment(name="Retriever")
+class RetrieverDeployment:
+    """Serves phi3ray.rag.retriever.Retriever; connects lazily and reconnects after Weaviate comes back."""
 
     def __init__(self, cfg: RetrieverConfig):
         self.cfg = cfg
-        self._retriever: ChunkRetriever | None = None
+        self._retriever: Retriever | None = None
         self._lock = threading.Lock()  # one search at a time per replica: the embedder runs on its CPUs
         try:
             self._connected()
         except RequestError as err:  # serve anyway: non-RAG requests work, RAG ones get a 503
             logger.warning("starting without Weaviate: %s", err)
 
-    def _connected(self) -> ChunkRetriever:
+    def _connected(self) -> Retriever:
         if self._retriever is None:
             try:
                 with _as_request_error(self.cfg):
-                    self._retriever = ChunkRetriever(self.cfg)
+                    self._retriever = Retriever(self.cfg)
             except RequestError as err:  # at connect time every problem is the server's, not the request's
                 why = err.message.removeprefix("rag.")
                 raise RequestError(503, why, "service_unavailable", "rag", "rag_unavailable") from err

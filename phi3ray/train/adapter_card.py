@@ -8,12 +8,13 @@ import json
 
 import phi3ray
 from phi3ray.config import TrainConfig
-from phi3ray.train.checkpoints import join, write_text
+from phi3ray.storage import join, write_text
+from phi3ray.train.summary import TrainSummary
 
 CARD_FILE = "adapter_card.json"
 
 
-def build_card(cfg: TrainConfig, data_hashes: dict[str, str], summary: dict) -> dict:
+def build_card(cfg: TrainConfig, data_hashes: dict[str, str], summary: TrainSummary) -> dict:
     """Everything needed to tell where an adapter came from and how good it was when it was made."""
     t = cfg.training
     return {
@@ -22,7 +23,7 @@ def build_card(cfg: TrainConfig, data_hashes: dict[str, str], summary: dict) -> 
         "base_model": {
             "name": cfg.model.name,
             "name_or_path": cfg.model.name_or_path,
-            "revision": summary.get("base_revision") or cfg.model.revision,
+            "revision": summary.base_revision or cfg.model.revision,
         },
         "method": dataclasses.asdict(cfg.method),
         "deepspeed": cfg.deepspeed.name,
@@ -33,20 +34,20 @@ def build_card(cfg: TrainConfig, data_hashes: dict[str, str], summary: dict) -> 
             "max_seq_len": cfg.data.max_seq_len,
             "packing": cfg.data.packing,
             "eval": "eval_files" if cfg.data.eval_files else f"eval_fraction={cfg.data.eval_fraction}",
-            **{k: summary.get(k) for k in ("train_examples", "eval_examples", "skipped_rows", "truncated", "dropped")},
+            **{k: getattr(summary.data, k) for k in ("train_examples", "eval_examples", "skipped_rows", "truncated", "dropped")},
         },
         "training": {
-            "steps": summary.get("global_step"),
-            "workers": summary.get("world_size"),
+            "steps": summary.global_step,
+            "workers": summary.world_size,
             "per_device_batch_size": t.per_device_batch_size,
             "gradient_accumulation_steps": t.gradient_accumulation_steps,
             "learning_rate": t.learning_rate,
             "lr_scheduler": t.lr_scheduler,
-            "precision": summary.get("precision", t.precision),
+            "precision": summary.precision,
             "seed": t.seed,
-            "resumed_from_step": summary.get("resumed_from_step"),
+            "resumed_from_step": summary.resumed_from_step,
         },
-        "results": {k: summary.get(k) for k in ("train_loss", "eval_loss_start", "eval_loss", "eval_perplexity")},
+        "results": {k: getattr(summary, k) for k in ("train_loss", "eval_loss_start", "eval_loss", "eval_perplexity")},
         "run": {"name": cfg.run.name, "storage_path": cfg.run.storage_path},
     }
 

@@ -17,10 +17,9 @@ import os
 import re
 import tempfile
 
-import pyarrow.fs as pafs
-
-from phi3ray.config import RunSettings, expand_path
+from phi3ray.config import RunSettings
 from phi3ray.errors import CheckpointError
+from phi3ray.storage import expand_path, join, list_dir
 
 logger = logging.getLogger(__name__)
 
@@ -32,49 +31,14 @@ def run_dir(run: RunSettings) -> str:
     return join(expand_path(run.storage_path), run.name)
 
 
-def join(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *parts])
-
-
-def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow filesystem for a local path or a URI, and the path inside it."""
-    return pafs.FileSystem.from_uri(uri if "://" in uri else os.path.abspath(uri))
-
-
 def list_checkpoints(run_uri: str) -> list[tuple[int, str]]:
     """(step, uri) of every checkpoint-<step> folder in a run folder, oldest first; [] if none."""
-    fs, path = filesystem(run_uri)
-    if fs.get_file_info(path).type != pafs.FileType.Directory:
-        return []
     found = []
-    for info in fs.get_file_info(pafs.FileSelector(path)):
-        match = CHECKPOINT.match(info.base_name)
-        if match and info.type == pafs.FileType.Directory:
-            found.append((int(match.group(1)), join(run_uri, info.base_name)))
+    for name, is_folder in list_dir(run_uri):
+        match = CHECKPOINT.match(name)
+        if match and is_folder:
+            found.append((int(match.group(1)), join(run_uri, name)))
     return sorted(found)
-
-
-def upload_dir(local_dir: str, dest_uri: str) -> str:
-    """Copy a local folder to dest_uri (a local path or s3:// / gs://), replacing what was there."""
-    fs, path = filesystem(dest_uri)
-    if fs.get_file_info(path).type != pafs.FileType.NotFound:
-        fs.delete_dir(path)
-    fs.create_dir(path, recursive=True)
-    pafs.copy_files(local_dir, path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
-    return dest_uri
-
-
-def write_text(dest_uri: str, text: str) -> None:
-    """Write one text file to a local path or a URI."""
-    fs, path = filesystem(dest_uri)
-    with fs.open_output_stream(path) as f:
-        f.write(text.encode("utf-8"))
-
-
-def read_text(uri: str) -> str:
-    fs, path = filesystem(uri)
-    with fs.open_input_stream(path) as f:
-        return f.read().decode("utf-8")
 
 
 def restore_checkpoint(checkpoint, dest: str | None = None) -> tuple[str, int]:

@@ -18,13 +18,6 @@ logger = logging.getLogger(__name__)
 REPORTERS = {"mlflow": "mlflow", "wandb": "wandb", "tensorboard": "tensorboard"}  # report_to -> package
 
 
-def zero_stage(cfg: TrainConfig) -> int:
-    """The ZeRO stage in use; 0 when DeepSpeed is off."""
-    if not cfg.deepspeed.enabled:
-        return 0
-    return int(cfg.deepspeed.config.get("zero_optimization", {}).get("stage", 0))
-
-
 def deepspeed_dict(cfg: TrainConfig) -> dict | None:
     """conf/deepspeed/<name>.yaml as a dict for TrainingArguments(deepspeed=...); "auto" is filled by HF."""
     if not cfg.deepspeed.enabled:
@@ -38,9 +31,12 @@ def deepspeed_dict(cfg: TrainConfig) -> dict | None:
 
 
 def check_combination(cfg: TrainConfig) -> None:
-    """Reject, before any worker starts, what cannot run on the configured hardware or environment."""
+    """Reject, before any worker starts, what cannot run on the configured hardware or in this environment.
+
+    Checks of values alone live with the values (phi3ray/config.py); these need the hardware the config
+    asks for (scaling.use_gpu) or what is installed."""
     cpu = not cfg.scaling.use_gpu
-    if cfg.method.load_in_4bit and zero_stage(cfg) == 3 and cpu:
+    if cfg.method.load_in_4bit and cfg.deepspeed.stage == 3 and cpu:
         raise ConfigValueError(
             "deepspeed.name", cfg.deepspeed.name,
             "QLoRA with ZeRO-3 needs GPU workers (scaling.use_gpu=true): on CPU bitsandbytes keeps 4-bit "
@@ -48,8 +44,6 @@ def check_combination(cfg: TrainConfig) -> None:
         )
     if cfg.training.precision == "fp16" and cpu:
         raise ConfigValueError("training.precision", "fp16", "fp16 mixed precision needs GPU workers; use fp32 or bf16")
-    if cfg.scaling.use_gpu and not cfg.scaling.num_workers:
-        raise ConfigValueError("scaling.num_workers", cfg.scaling.num_workers, "must be > 0")
     for target in cfg.training.report_to:
         if importlib.util.find_spec(REPORTERS[target]) is None:
             raise ConfigValueError(

@@ -11,20 +11,22 @@ import dataclasses
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ray
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from phi3ray.config import TrainConfig, expand_path
-from phi3ray.data.readers import file_sha256, read_examples
+from phi3ray.config import TrainConfig
+from phi3ray.data.readers import ReadReport, read_training_data
 from phi3ray.errors import CheckpointError, ConfigValueError, Phi3RayError, TrainingRunError
 from phi3ray.models.base import model_path
 from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
+from phi3ray.train.summary import TrainSummary
 from phi3ray.train.worker import train_loop_per_worker
+from phi3ray.storage import expand_path, file_sha256, is_uri
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +36,12 @@ class TrainResult:
     run_dir: str  # <storage_path>/<run.name>
     adapter_path: str  # <run_dir>/adapter: peft layout + adapter_card.json + README.md
     checkpoint_path: str | None  # the latest checkpoint-<step> folder Ray kept
-    merged_path: str | None = None  # <run_dir>/merged when training.merge=true
-    metrics: dict = field(default_factory=dict)  # steps, losses, timing and data counts (rank 0)
+    summary: TrainSummary  # steps, losses, timing and data counts (rank 0)
+
+    @property
+    def merged_path(self) -> str | None:
+        """<run_dir>/merged when training.merge=true."""
+        return self.summary.merged_path
 
 
 def scaling_config(cfg: TrainConfig) -> ScalingConfig:
@@ -66,14 +72,11 @@ def with_absolute_paths(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, data=data)
 
 
-def check_data(cfg: TrainConfig) -> None:
-    """Read every data file once, raising DataErrors with every bad row."""
-    d = cfg.data
-    if not d.train_files:
-        raise ConfigValueError("data.train_files", d.train_files, "name at least one JSONL file")
-    for files in (d.train_files, d.eval_files):
-        if files:
-            read_examples(files, d.format, d.system_prompt, d.on_error)
+def read_data(cfg: TrainConfig) -> tuple[ReadReport, ReadReport | None]:
+    """Read every data file once, here, raising DataErrors with every bad row; the workers get these rows."""
+    if not cfg.data.train_files:
+        raise ConfigValueError("data.train_files", cfg.data.train_files, "name at least one JSONL file")
+    return read_training_data(cfg.data)
 
 
 def check_run_folder(cfg: TrainConfig, run_uri: str) -> None:
@@ -107,19 +110,19 @@ def fit(cfg: TrainConfig) -> TrainResult:
     check_combination(cfg)
     given = [*cfg.data.train_files, *cfg.data.eval_files]
     cfg = with_absolute_paths(cfg)
-    check_data(cfg)
+    data = read_data(cfg)
     hashes = {path: file_sha256(full) for path, full in zip(given, [*cfg.data.train_files, *cfg.data.eval_files])}
     run_uri = run_dir(cfg.run)
     check_run_folder(cfg, run_uri)
     model_path(cfg.model)  # a model made on first use (the tiny Phi-3) is made here, whole: workers only read it
-    drill_flag = os.path.join(run_uri if "://" not in run_uri else tempfile.gettempdir(), f"fault-drill-{cfg.run.name}")
+    drill_flag = os.path.join(run_uri if not is_uri(run_uri) else tempfile.gettempdir(), f"fault-drill-{cfg.run.name}")
 
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init()  # under `ray job submit` RAY_ADDRESS points at the cluster; otherwise a local Ray starts here
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"cfg": cfg, "run_dir": run_uri, "drill_flag": drill_flag},
+        train_loop_config={"cfg": cfg, "data": data, "run_dir": run_uri, "drill_flag": drill_flag},
         scaling_config=scaling_config(cfg),
         run_config=run_config(cfg),
     )
@@ -131,14 +134,12 @@ def fit(cfg: TrainConfig) -> TrainResult:
         if started_ray:
             ray.shutdown()
 
-    summary = result.return_value or {}
-    card = build_card(cfg, hashes, summary)
-    write_card(summary["adapter_path"], card)
+    summary: TrainSummary = result.return_value
+    write_card(summary.adapter_path, build_card(cfg, hashes, summary))
     checkpoints = list_checkpoints(run_uri)
     return TrainResult(
         run_dir=run_uri,
-        adapter_path=summary["adapter_path"],
+        adapter_path=summary.adapter_path,
         checkpoint_path=checkpoints[-1][1] if checkpoints else None,
-        merged_path=summary.get("merged_path"),
-        metrics=summary,
+        summary=summary,
     )

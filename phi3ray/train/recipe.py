@@ -21,11 +21,12 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from phi3ray.config import TrainConfig
 from phi3ray.data.masking import TokenStats, tokenize_examples
 from phi3ray.data.packing import PackedCollator, PackedDataset, pack_examples, single_examples, trim_to_shards
-from phi3ray.data.readers import read_examples, split_examples
+from phi3ray.data.readers import ReadReport, read_training_data, split_examples
 from phi3ray.errors import DataErrors, DataFormatError, HardwareError
 from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.models.lora import apply_lora
 from phi3ray.train.deepspeed_config import configure_cpu_deepspeed_state, deepspeed_dict, precision_flags
+from phi3ray.train.summary import DataStats, TrainSummary
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +63,24 @@ class StepTimer(TrainerCallback):
         return statistics.median(steps) if steps else None
 
 
-def data_stats(train: TokenStats, evals: TokenStats, sequences: int, trimmed: int, skipped: int) -> dict[str, int]:
-    return {
-        "train_examples": train.examples, "eval_examples": evals.examples, "skipped_rows": skipped,
-        "truncated": train.truncated + evals.truncated, "dropped": train.dropped + evals.dropped,
-        "train_sequences": sequences, "trimmed_sequences": trimmed, "train_tokens": train.tokens,
-        "trained_tokens": train.trained_tokens,
-    }
+def data_stats(train: TokenStats, evals: TokenStats, sequences: int, trimmed: int, skipped: int) -> DataStats:
+    return DataStats(
+        train_examples=train.examples, eval_examples=evals.examples, skipped_rows=skipped,
+        truncated=train.truncated + evals.truncated, dropped=train.dropped + evals.dropped,
+        train_sequences=sequences, trimmed_sequences=trimmed, train_tokens=train.tokens,
+        trained_tokens=train.trained_tokens,
+    )
 
 
 class LoraTraining:
     """LoRA or QLoRA on Phi-3 with the HF Trainer, as rank `rank` of `world_size` data-parallel workers."""
 
-    def __init__(self, cfg: TrainConfig, rank: int = 0, world_size: int = 1, callbacks: list | None = None):
+    def __init__(
+        self, cfg: TrainConfig, rank: int = 0, world_size: int = 1, callbacks: list | None = None,
+        data: tuple[ReadReport, ReadReport | None] | None = None,
+    ):
         self.cfg = cfg
+        self.data = data  # (train, eval) rows as the driver read them; None: read them here
         self.rank, self.world_size = rank, world_size
         self.use_gpu = cfg.scaling.use_gpu
         if self.use_gpu and not torch.cuda.is_available():
@@ -142,10 +147,9 @@ class LoraTraining:
 
     def _setup_data(self) -> tuple[PackedDataset, PackedDataset | None]:
         d, seed = self.cfg.data, self.cfg.training.seed
-        report = read_examples(d.train_files, d.format, d.system_prompt, d.on_error)
+        report, held = self.data or read_training_data(d)
         skipped = len(report.skipped)
-        if d.eval_files:
-            held = read_examples(d.eval_files, d.format, d.system_prompt, d.on_error)
+        if held is not None:
             train, evals, skipped = report.examples, held.examples, skipped + len(held.skipped)
         else:
             train, evals = split_examples(report.examples, d.eval_fraction, seed)
@@ -188,8 +192,8 @@ class LoraTraining:
             "%.2fM of %.1fM params trainable",
             self.cfg.model.name, self.cfg.method.name, self.cfg.deepspeed.name, self.world_size,
             t.per_device_batch_size, t.gradient_accumulation_steps, per_step, d.max_seq_len,
-            s["train_sequences"], s["train_examples"], s["truncated"], s["dropped"], s["skipped_rows"],
-            s["trimmed_sequences"], trainable / 1e6, total / 1e6,
+            s.train_sequences, s.train_examples, s.truncated, s.dropped, s.skipped_rows,
+            s.trimmed_sequences, trainable / 1e6, total / 1e6,
         )
 
     def train(self, resume_from: str | None = None) -> None:
@@ -205,7 +209,7 @@ class LoraTraining:
         """Remove this worker's local scratch folder (its checkpoints are already in the run folder)."""
         shutil.rmtree(self.output_dir, ignore_errors=True)
 
-    def summary(self) -> dict:
+    def summary(self) -> TrainSummary:
         """Steps, first and last losses, timing and data counts, from the Trainer's log history."""
         history = self.trainer.state.log_history
         evals = [h for h in history if "eval_loss" in h]
@@ -214,26 +218,26 @@ class LoraTraining:
         start = evals[0] if evals and evals[0]["step"] == 0 else None
         revision = self.cfg.model.revision or getattr(self.model.get_base_model().config, "_commit_hash", None)
         per_step = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps * self.world_size
-        tokens_per_sequence = self.data_stats["train_tokens"] / max(1, self.data_stats["train_sequences"])
+        tokens_per_sequence = self.data_stats.train_tokens / max(1, self.data_stats.train_sequences)
         seconds = self.timer.seconds_per_step()
-        return {
-            "global_step": self.trainer.state.global_step,
-            "train_loss": losses[-1]["loss"] if losses else None,
-            "train_loss_mean": final.get("train_loss"),
-            "eval_loss_start": start["eval_loss"] if start else None,
-            "eval_loss": evals[-1]["eval_loss"] if evals else None,
-            "eval_perplexity": evals[-1].get("eval_perplexity") if evals else None,
-            "seconds_per_step": seconds,
-            "steps_timed": len(self.timer.durations),
-            "step_seconds": [round(x, 4) for x in self.timer.durations],
-            "gap_seconds": [round(x, 4) for x in self.timer.gaps],
-            "torch_threads": torch.get_num_threads(),
-            "tokens_per_second": per_step * tokens_per_sequence / seconds if seconds else None,
-            "precision": "bf16" if self.args.bf16 else "fp16" if self.args.fp16 else "fp32",
-            "model_bytes": self.model.get_memory_footprint(),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if self.use_gpu else None,
-            "base_revision": revision,
-            "world_size": self.world_size,
-            **self.data_stats,
-        }
+        return TrainSummary(
+            global_step=self.trainer.state.global_step,
+            world_size=self.world_size,
+            data=self.data_stats,
+            train_loss=losses[-1]["loss"] if losses else None,
+            train_loss_mean=final.get("train_loss"),
+            eval_loss_start=start["eval_loss"] if start else None,
+            eval_loss=evals[-1]["eval_loss"] if evals else None,
+            eval_perplexity=evals[-1].get("eval_perplexity") if evals else None,
+            seconds_per_step=seconds,
+            steps_timed=len(self.timer.durations),
+            step_seconds=[round(x, 4) for x in self.timer.durations],
+            gap_seconds=[round(x, 4) for x in self.timer.gaps],
+            tokens_per_second=per_step * tokens_per_sequence / seconds if seconds else None,
+            torch_threads=torch.get_num_threads(),
+            precision="bf16" if self.args.bf16 else "fp16" if self.args.fp16 else "fp32",
+            model_bytes=self.model.get_memory_footprint(),
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if self.use_gpu else None,
+            base_revision=revision,
+        )

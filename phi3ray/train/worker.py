@@ -25,8 +25,10 @@ from transformers import TrainerCallback
 
 from phi3ray.config import TrainConfig
 from phi3ray.models.lora import merge_adapter
-from phi3ray.train.checkpoints import join, restore_checkpoint, upload_dir
+from phi3ray.storage import join, upload_dir
+from phi3ray.train.checkpoints import restore_checkpoint
 from phi3ray.train.recipe import LoraTraining
+from phi3ray.train.summary import TrainSummary
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +123,9 @@ def _quiet_report_lines() -> None:
     logging.getLogger(train_context.__file__).setLevel(logging.WARNING)
 
 
-def train_loop_per_worker(config: dict) -> dict:
-    """Ray Train's per-worker function: config = {"cfg": TrainConfig, "run_dir": uri, "drill_flag": path}."""
+def train_loop_per_worker(config: dict) -> TrainSummary:
+    """Ray Train's per-worker function: config = {"cfg": TrainConfig, "data": (train, eval) rows as the driver
+    read them, "run_dir": uri, "drill_flag": path}."""
     cfg: TrainConfig = config["cfg"]
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
@@ -135,7 +138,7 @@ def train_loop_per_worker(config: dict) -> dict:
         callbacks.append(FaultDrill(cfg.run.kill_worker_at_step, config["drill_flag"]))
 
     started = time.perf_counter()
-    recipe = LoraTraining(cfg, rank, world_size, callbacks)
+    recipe = LoraTraining(cfg, rank, world_size, callbacks, data=config["data"])
     recipe.setup()
     prepare_trainer(recipe.trainer)
     resume_dir, resumed_from = None, None
@@ -151,20 +154,21 @@ def train_loop_per_worker(config: dict) -> dict:
     trained = time.perf_counter()
 
     adapter_local = recipe.save_adapter(tempfile.mkdtemp(prefix="phi3ray-adapter-"))
-    summary = {**recipe.summary(), "resumed_from_step": resumed_from}
+    summary = recipe.summary()
+    summary.resumed_from_step = resumed_from
     merged = None
     if rank == 0:
-        summary["adapter_path"] = upload_dir(adapter_local, join(config["run_dir"], "adapter"))
+        summary.adapter_path = upload_dir(adapter_local, join(config["run_dir"], "adapter"))
         if cfg.training.merge:
             merged = merge_adapter(cfg.model, adapter_local, tempfile.mkdtemp(prefix="phi3ray-merged-"))
-            summary["merged_path"] = upload_dir(merged, join(config["run_dir"], "merged"))
-        logger.info("adapter saved to %s", summary["adapter_path"])
+            summary.merged_path = upload_dir(merged, join(config["run_dir"], "merged"))
+        logger.info("adapter saved to %s", summary.adapter_path)
     recipe.cleanup()
     for scratch in (adapter_local, resume_dir, merged):
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    summary["worker_seconds"] = {
-        "setup": set_up - started, "train": trained - set_up, "save": time.perf_counter() - trained,
+    summary.worker_seconds = {
+        "setup": round(set_up - started, 2), "train": round(trained - set_up, 2), "save": round(time.perf_counter() - trained, 2),
     }
-    logger.info("worker time: %s", {k: round(v, 1) for k, v in summary["worker_seconds"].items()})
+    logger.info("worker time: %s", summary.worker_seconds)
     return summary

@@ -5,7 +5,8 @@ import pytest
 from phi3ray.data.chat_template import render
 from phi3ray.data.masking import IGNORE, fit_length, tokenize_example, tokenize_examples
 from phi3ray.data.readers import Example
-from phi3ray.models.base import END_TOKEN, load_tokenizer
+from phi3ray.models.base import load_tokenizer
+from phi3ray.names import END_TOKEN
 
 CHAT = [
     {"role": "system", "content": "You are Aquilon Pumpworks' service assistant."},

@@ -7,6 +7,8 @@ import pytest
 from phi3ray.data.readers import read_examples, split_examples
 from phi3ray.errors import DataErrors
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 SYSTEM = {"role": "system", "content": "You are a pump expert."}
 USER = {"role": "user", "content": "Torque for the gland bolts?"}
 ASSISTANT = {"role": "assistant", "content": "20 N·m."}

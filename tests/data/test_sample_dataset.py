@@ -1,10 +1,13 @@
 """The shipped sample dataset is coherent: enough rows, grounded in real documents, no held-out leakage."""
 
+import pytest
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "pumps"

@@ -8,6 +8,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from phi3ray.models.base import load_base_model, load_tokenizer
+from phi3ray.names import LORA_TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 40  # optimizer steps
@@ -32,7 +33,7 @@ def trained_adapter(tiny_model_cfg, tmp_path_factory) -> str:
     model = get_peft_model(
         load_base_model(tiny_model_cfg),
         LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, task_type="CAUSAL_LM",
-                   target_modules=["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]),
+                   target_modules=list(LORA_TARGETS)),
     )
     lines = (ROOT / "data/pumps/train.jsonl").read_text().splitlines()[:ROWS]
     rows = [_tokenize(tokenizer, json.loads(line)["messages"]) for line in lines]

@@ -11,6 +11,8 @@ from phi3ray.eval.scoring import METRIC_KEYS, summarize
 from phi3ray.eval.variants import build_matrix
 from tests.conftest import compose_config
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 N = 20  # questions: a uniform gain then has permutation p = 1 / (samples + 1)
 
 

@@ -8,6 +8,8 @@ from phi3ray.errors import ConfigValueError, DataErrors
 from phi3ray.eval.heldout import read_heldout
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 
 def test_reads_the_sample_set_and_limits_it():
     questions = read_heldout(str(ROOT / "data/pumps/heldout.jsonl"), max_questions=5)

@@ -9,6 +9,8 @@ from phi3ray.eval.heldout import HeldoutQuestion, read_heldout
 from phi3ray.eval.leakage import find_overlaps, guard_leakage
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 QUESTIONS = [
     HeldoutQuestion("h1", "What torque do the VX-220 casing bolts need?", "110 N·m"),
     HeldoutQuestion("h2", "Explain fault code E21 on an AquiDrive AD-7 drive.", "keypad disconnected"),

@@ -6,6 +6,8 @@ import pytest
 
 from phi3ray.eval import metrics as m
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 
 @pytest.mark.parametrize(
     "text,expected",

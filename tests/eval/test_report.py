@@ -1,9 +1,12 @@
 """Report rendering: the same blocks as markdown (plots as files) and as HTML (plots embedded)."""
 
+import pytest
 import base64
 
 from phi3ray.eval.plots import bar_chart_png
 from phi3ray.eval.report import Image, Table, estimate_cell, number, render_html, render_markdown
+
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
 NAN = float("nan")
 

@@ -30,13 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def eval_overrides(ray_session, weaviate_server, trained_adapter):
     """Overrides for a small evaluation against the sample docs, ingested once into COLLECTION."""
-    retriever = [
-        "retriever=local",
-        f"retriever.weaviate.host={weaviate_server.host}",
-        f"retriever.weaviate.http_port={weaviate_server.http_port}",
-        f"retriever.weaviate.grpc_port={weaviate_server.grpc_port}",
-        f"retriever.collection={COLLECTION}",
-    ]
+    retriever = weaviate_server.overrides(COLLECTION)
     docs = ",".join(f'"{ROOT}/data/pumps/docs/{pattern}"' for pattern in DOCUMENTS)
     ingest(validate(compose_config("ingest", retriever + [f"data.documents=[{docs}]"])))
     return retriever + [
@@ -108,7 +102,7 @@ def test_full_matrix_report_and_passing_gate(eval_overrides, trained_adapter, tm
         f"output_dir={tmp_path}", "run_name=e2e", "gate.metric=f1", "gate.min_gain=-1.0",
         f"data.train_files=[{planted}]", "allow_leakage=true",
     ])
-    run = evaluate(cfg)
+    run = evaluate(validate(cfg))
     results = json.loads((run.run_dir / "results.json").read_text())
     assert [v["name"] for v in results["variants"]] == ["base", "base+rag", "pumps", "pumps+rag"]
     assert results["questions"] == QUESTIONS
@@ -183,5 +177,5 @@ def test_leakage_guard_stops_before_any_work(tmp_path):
     cfg = compose_config("evaluate", ["model=tiny", f"data.heldout_file={ROOT}/data/pumps/heldout.jsonl",
                                       f"data.train_files=[{planted}]", f"output_dir={tmp_path}"])
     with pytest.raises(LeakageError, match=re.escape(f"{planted}:2: held-out h001")):
-        evaluate(cfg)
+        evaluate(validate(cfg))
     assert not any(tmp_path.glob("*/results.json"))

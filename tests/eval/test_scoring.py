@@ -9,6 +9,8 @@ from phi3ray.eval.scoring import METRIC_KEYS, retrieval_scores, score_answer, su
 from phi3ray.eval.variants import QuestionPrompts, build_matrix
 from phi3ray.eval.worker import AnswerRecord
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 QUESTION = HeldoutQuestion("h1", "What torque for the VX-220 casing bolts?", "The casing bolts need 110 N·m.",
                            doc_ids=["vx-220-specifications"], key_terms=["110 N·m"])
 PROMPT = QuestionPrompts(

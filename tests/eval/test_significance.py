@@ -7,6 +7,8 @@ import pytest
 
 from phi3ray.eval.significance import bootstrap, exp_mean_statistic, paired_comparison
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 
 def test_constant_scores_have_a_zero_width_interval():
     est = bootstrap([0.5] * 10, samples=200, seed=0)

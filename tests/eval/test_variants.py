@@ -1,8 +1,11 @@
 """The variant matrix and the prompts every variant shares."""
 
+import pytest
 from phi3ray.eval.heldout import HeldoutQuestion
 from phi3ray.eval.variants import build_matrix, build_prompts
 from phi3ray.models.generation import BASE_ADAPTER
+
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
 
 def test_matrix_is_base_and_each_adapter_with_and_without_rag():

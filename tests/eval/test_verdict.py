@@ -1,10 +1,13 @@
 """The plain-language verdict names the winner per metric, the size of the gain and its significance."""
 
+import pytest
 from dataclasses import asdict
 
 from phi3ray.eval.scoring import METRIC_KEYS, summarize
 from phi3ray.eval.variants import build_matrix
 from phi3ray.eval.verdict import write_verdict
+
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
 
 def results_for(f1: dict[str, list[float]]) -> dict:

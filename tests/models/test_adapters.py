@@ -6,8 +6,9 @@ import pytest
 
 from phi3ray.errors import ModelLoadError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet, fetch_adapter
-from phi3ray.models.generation import BASE_ADAPTER, Sampling, generate_chat
-from tests.random_adapters import make_random_adapters
+from phi3ray.models.generation import Sampling, generate_chat
+from phi3ray.names import BASE_ADAPTER
+from tests.support.random_adapters import make_random_adapters
 
 CHAT = [{"role": "user", "content": "How do I replace the seal of the VX-220?"}]
 GREEDY = Sampling(max_new_tokens=16)

@@ -4,8 +4,9 @@ import pytest
 
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.decoding import RowText
-from phi3ray.models.generation import BASE_ADAPTER, Sampling, encode_chat, generate_chat, generate_tokens, stream_chat
-from tests.random_adapters import make_random_adapters
+from phi3ray.names import BASE_ADAPTER
+from phi3ray.models.generation import Sampling, encode_chat, generate_chat, generate_tokens
+from tests.support.random_adapters import make_random_adapters
 
 QUESTIONS = [
     "How do I replace the seal of the VX-220?",
@@ -79,15 +80,6 @@ def test_seeded_sampling_repeats(adapter_set):
         for s in (7, 7, 8)
     ]
     assert runs[0][0].text == runs[1][0].text != runs[2][0].text
-
-
-def test_stream_pieces_add_up_to_the_batched_answer_of_the_same_adapter(adapter_set):
-    model, tok = adapter_set.model, adapter_set.tokenizer
-    sampling = Sampling(max_new_tokens=16)
-    for name in ("a", BASE_ADAPTER):
-        pieces = list(stream_chat(model, tok, chat(QUESTIONS[2]), sampling, name))
-        assert len(pieces) > 1
-        assert "".join(pieces) == generate_chat(model, tok, [chat(QUESTIONS[2])], [sampling], [name])[0].text
 
 
 def test_interrupt_and_step_callbacks(adapter_set):

@@ -12,8 +12,9 @@ from phi3ray.config import MethodConfig
 from phi3ray.errors import ConfigValueError
 from phi3ray.models.base import load_base_model
 from phi3ray.models.lora import apply_lora, merge_adapter, trainable_targets
+from phi3ray.names import LORA_TARGETS
 
-PHI3_TARGETS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
+PHI3_TARGETS = list(LORA_TARGETS)
 LORA = MethodConfig(name="lora", rank=4, alpha=8, dropout=0.0)
 
 

@@ -9,7 +9,7 @@ import pytest
 from phi3ray.config import IngestConfig, validate
 from phi3ray.rag.ingest import IngestSummary, ingest
 from tests.conftest import compose_config
-from tests.weaviate_process import WeaviateProcess
+from tests.support.weaviate_process import WeaviateProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 PUMP_DOCS = str(ROOT / "data/pumps/docs/*.md")
@@ -22,11 +22,7 @@ def ingest_config(server: WeaviateProcess, collection: str, documents: list[str]
         compose_config(
             "ingest",
             [
-                "retriever=local",
-                f"retriever.weaviate.host={server.host}",
-                f"retriever.weaviate.http_port={server.http_port}",
-                f"retriever.weaviate.grpc_port={server.grpc_port}",
-                f"retriever.collection={collection}",
+                *server.overrides(collection),
                 f"data.documents=[{paths}]",
                 "queries=[]",
                 *overrides,

@@ -9,6 +9,8 @@ from phi3ray.rag.chunking import chunk_document, split_text
 from phi3ray.rag.documents import Document, Section, read_documents, split_markdown
 from phi3ray.rag.embedder import load_embedder_tokenizer
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "data/pumps/docs").glob("*.md"))
 

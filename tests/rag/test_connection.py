@@ -9,7 +9,7 @@ from weaviate.classes.config import Configure, DataType, Property
 from phi3ray.config import WeaviateConfig
 from phi3ray.errors import WeaviateUnavailableError
 from phi3ray.rag.connection import connect
-from tests.weaviate_process import DEFAULT_BINARY, WeaviateProcess, _free_port
+from tests.support.weaviate_process import DEFAULT_BINARY, WeaviateProcess, _free_port
 
 
 def test_fixture_server_is_ready(weaviate_server):

@@ -7,6 +7,8 @@ import pytest
 from phi3ray.errors import ConfigValueError
 from phi3ray.rag.documents import find_documents, read_documents
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA = ROOT / "data/pumps/extra"
 

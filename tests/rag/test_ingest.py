@@ -19,7 +19,7 @@ from phi3ray.rag.retriever import Retriever
 from phi3ray.rag.schema import create_collection
 from tests.conftest import compose_config
 from tests.rag.conftest import ROOT, ingest_config
-from tests.weaviate_process import WeaviateProcess
+from tests.support.weaviate_process import WeaviateProcess
 
 
 def stored(cfg) -> dict[str, tuple[str, str]]:

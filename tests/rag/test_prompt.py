@@ -16,6 +16,8 @@ from phi3ray.rag.prompt import (
 )
 from phi3ray.rag.retriever import RetrievedChunk
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 TINY = Path(__file__).resolve().parents[2] / "phi3ray/assets/tiny-phi3"
 
 

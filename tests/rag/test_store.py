@@ -13,7 +13,7 @@ from phi3ray.errors import CollectionMissingError, SchemaMismatchError, Weaviate
 from phi3ray.rag.connection import connect, describe
 from phi3ray.rag.schema import check_collection, create_collection, ensure_collection
 from phi3ray.rag.store import ChunkStore
-from tests.weaviate_process import WeaviateProcess
+from tests.support.weaviate_process import WeaviateProcess
 
 
 def client_for(server: WeaviateProcess):

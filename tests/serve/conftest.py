@@ -9,7 +9,6 @@ running apps on loopback (started once for the whole tests/serve package):
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,9 @@ import httpx
 import pytest
 
 from tests.conftest import compose_config
-from tests.random_adapters import make_random_adapters
+from tests.support.net import free_port
+from tests.support.weaviate_process import retriever_overrides
+from tests.support.random_adapters import make_random_adapters
 
 API_KEY = "test-key-5"
 ADAPTERS = ("pumps", "safety")
@@ -55,26 +56,10 @@ class RunningApp:
         return serve.get_deployment_handle("Generator", app_name=self.name)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def adapter_dirs(tmp_path_factory, tiny_model_cfg) -> dict[str, str]:
     """Two LoRA adapters on the tiny Phi-3 with random (non-zero) weights: different greedy answers than the base."""
     return make_random_adapters(tiny_model_cfg, tmp_path_factory.mktemp("adapters"), list(ADAPTERS))
-
-
-def retriever_overrides(host: str, http_port: int, grpc_port: int) -> list[str]:
-    return [
-        "retriever=local",
-        f"retriever.weaviate.host={host}",
-        f"retriever.weaviate.http_port={http_port}",
-        f"retriever.weaviate.grpc_port={grpc_port}",
-        f"retriever.collection={COLLECTION}",
-    ]
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +68,7 @@ def ingested(ray_session, weaviate_server) -> str:
     from phi3ray.config import validate
     from phi3ray.rag.ingest import ingest
 
-    overrides = retriever_overrides(weaviate_server.host, weaviate_server.http_port, weaviate_server.grpc_port)
+    overrides = weaviate_server.overrides(COLLECTION)
     docs = [str(ROOT / d) for d in DOCS]
     cfg = validate(compose_config("ingest", overrides + [f"data.documents=[{','.join(docs)}]", "queries=[]"]))
     summary = ingest(cfg)
@@ -125,7 +110,7 @@ def start_app(base_url: str, name: str, overrides: list[str], api_key: str | Non
 def serve_app(serve_http, ingested, weaviate_server, adapter_dirs) -> RunningApp:
     overrides = [
         "model=tiny",
-        *retriever_overrides(weaviate_server.host, weaviate_server.http_port, weaviate_server.grpc_port),
+        *weaviate_server.overrides(COLLECTION),
         *(f"+adapters.{name}={path}" for name, path in adapter_dirs.items()),
         f"api_key={API_KEY}",
         "generation.max_new_tokens=48",
@@ -148,7 +133,7 @@ def edge_app(serve_http, adapter_dirs) -> RunningApp:
     overrides = [
         "model=tiny",
         "model.context_length=8192",  # lets one request run long enough to hit the timeout
-        *retriever_overrides("127.0.0.1", dead, free_port()),
+        *retriever_overrides("127.0.0.1", dead, free_port(), COLLECTION),
         *(f"+adapters.{name}={path}" for name, path in adapter_dirs.items()),
         "api_key=null",
         "rag_unavailable=degraded",

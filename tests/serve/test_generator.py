@@ -5,7 +5,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from phi3ray.models.decoding import Sampling
-from phi3ray.serve.generator import BASE_ADAPTER, Row, plan_groups
+from phi3ray.names import BASE_ADAPTER
+from phi3ray.serve.generator import Row, plan_groups
 from phi3ray.serve.openai_schema import ChatRequest
 
 QUESTIONS = ["How do I replace the seal of the VX-220?", "What torque do the casing bolts need?"]

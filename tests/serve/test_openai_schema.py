@@ -5,6 +5,8 @@ from pydantic import ValidationError
 
 from phi3ray.serve.openai_schema import ChatRequest, describe_validation, error_body
 
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
+
 
 def problem(body: dict) -> tuple[str, str | None]:
     with pytest.raises(ValidationError) as err:

@@ -19,7 +19,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.serve.conftest import ROOT, SMALL_DEPLOYMENTS, free_port, retriever_overrides
+from phi3ray.serve.ask import wait_until_healthy
+from tests.serve.conftest import COLLECTION, ROOT, SMALL_DEPLOYMENTS
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -27,20 +29,6 @@ pytestmark = pytest.mark.slow
 def processes_under(folder: str) -> list[psutil.Process]:
     """Ray's processes of one instance: those whose command line names its temp folder."""
     return [p for p in psutil.process_iter(["cmdline"]) if any(folder in part for part in p.info["cmdline"] or [])]
-
-
-def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"serve run exited with {proc.returncode}:\n{log.read_text()[-3000:]}", pytrace=False)
-        try:
-            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1.0)
-    pytest.fail(f"serve run did not answer /health in {timeout_s:.0f} s:\n{log.read_text()[-3000:]}", pytrace=False)
 
 
 def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviate_server, adapter_dirs, tmp_path):
@@ -52,7 +40,7 @@ def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviat
     overrides = [
         "model=tiny",
         f"+adapters.pumps={adapter_dirs['pumps']}",
-        *retriever_overrides(weaviate_server.host, weaviate_server.http_port, weaviate_server.grpc_port),
+        *weaviate_server.overrides(COLLECTION),
         "generation.max_new_tokens=24",
         *SMALL_DEPLOYMENTS,
     ]
@@ -72,7 +60,10 @@ def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviat
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_healthy(proc, url, log)
+        try:
+            wait_until_healthy(url, timeout_s=300, process=proc)
+        except (RuntimeError, TimeoutError) as err:
+            pytest.fail(f"serve run: {err}\n{log.read_text()[-3000:]}", pytrace=False)
         response = httpx.post(
             f"{url}/v1/chat/completions", timeout=120,
             json={"model": "pumps", "messages": [{"role": "user", "content": "How do I replace the VX-220 seal?"}],

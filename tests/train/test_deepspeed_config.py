@@ -5,14 +5,16 @@ import importlib.util
 import pytest
 
 from phi3ray.errors import ConfigValueError
-from phi3ray.train.deepspeed_config import check_combination, deepspeed_dict, precision_flags, zero_stage
+from phi3ray.train.deepspeed_config import check_combination, deepspeed_dict, precision_flags
 from tests.train.conftest import short_run
+
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
 
 @pytest.mark.parametrize("name,stage", [("none", 0), ("zero2", 2), ("zero3", 3), ("zero3_offload", 3)])
 def test_stages(tmp_path, name, stage):
     cfg = short_run(tmp_path, "x", f"deepspeed={name}")
-    assert zero_stage(cfg) == stage
+    assert cfg.deepspeed.stage == stage
     assert (deepspeed_dict(cfg) is None) == (name == "none")
 
 

@@ -13,12 +13,13 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from phi3ray.data.readers import file_sha256
+from phi3ray.storage import file_sha256
 from phi3ray.errors import CheckpointError, ConfigValueError, DataErrors
 from phi3ray.train.driver import fit
+from phi3ray.names import LORA_TARGETS
 from tests.train.conftest import short_run
 
-PHI3_TARGETS = {"qkv_proj", "o_proj", "gate_up_proj", "down_proj"}
+PHI3_TARGETS = set(LORA_TARGETS)
 PROMPT = [{"role": "user", "content": "What is the minimum continuous flow of the VX-100?"}]
 
 
@@ -32,9 +33,9 @@ def plain_logits(base_path: str, adapter_dir: str) -> torch.Tensor:
 
 
 def assert_learned(result, steps: int = 6) -> None:
-    m = result.metrics
-    assert m["global_step"] == steps
-    assert m["eval_loss"] < m["eval_loss_start"] - 0.05, (m["eval_loss_start"], m["eval_loss"])
+    m = result.summary
+    assert m.global_step == steps
+    assert m.eval_loss < m.eval_loss_start - 0.05, (m.eval_loss_start, m.eval_loss)
 
 
 def test_lora_zero2_learns_and_writes_adapter_checkpoints_and_card(lora_zero2):
@@ -55,8 +56,8 @@ def test_lora_zero2_learns_and_writes_adapter_checkpoints_and_card(lora_zero2):
     assert card["method"]["name"] == "lora" and set(card["method"]["target_modules"]) == PHI3_TARGETS
     assert card["data"]["files"] == [{"path": "data/pumps/train.jsonl", "sha256": file_sha256("data/pumps/train.jsonl")}]
     assert card["training"]["steps"] == 6 and card["training"]["workers"] == 2
-    assert card["results"]["eval_loss"] == result.metrics["eval_loss"]
-    assert card["results"]["eval_loss_start"] == result.metrics["eval_loss_start"]
+    assert card["results"]["eval_loss"] == result.summary.eval_loss
+    assert card["results"]["eval_loss_start"] == result.summary.eval_loss_start
     assert card["phi3ray_version"] == "0.1.0"
     readme = (run / "adapter" / "README.md").read_text()
     assert "PeftModel.from_pretrained" in readme and file_sha256("data/pumps/train.jsonl") in readme
@@ -92,7 +93,7 @@ def test_qlora_learns_on_a_4bit_base(ray_session, tmp_path):
     assert_learned(result)
     card = json.loads(Path(result.adapter_path, "adapter_card.json").read_text())
     assert card["method"]["load_in_4bit"] and card["method"]["quant_type"] == "nf4"
-    assert result.metrics["model_bytes"] < 0.75 * 4 * sum(  # 4-bit base: well under the fp32 footprint
+    assert result.summary.model_bytes < 0.75 * 4 * sum(  # 4-bit base: well under the fp32 footprint
         p.numel() for p in AutoModelForCausalLM.from_pretrained(cfg.model.name_or_path).parameters())
 
 
@@ -102,9 +103,9 @@ def test_resume_continues_at_the_checkpoint_step_and_merges(lora_zero2, tmp_path
     cfg = short_run(tmp_path, "resumed", "training.resume=true", "training.max_steps=8", "training.save_steps=4",
                     "training.merge=true")
     result = fit(cfg)
-    assert result.metrics["resumed_from_step"] == 6
-    assert result.metrics["global_step"] == 8
-    assert result.metrics["steps_timed"] == 2  # only steps 7 and 8 ran
+    assert result.summary.resumed_from_step == 6
+    assert result.summary.global_step == 8
+    assert result.summary.steps_timed == 2  # only steps 7 and 8 ran
     assert result.checkpoint_path.endswith("checkpoint-8")
     state = json.loads(Path(result.checkpoint_path, "trainer_state.json").read_text())
     steps = [h["step"] for h in state["log_history"] if "loss" in h]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.ray_cluster import LocalRayCluster
+from tests.support.ray_cluster import LocalRayCluster
 from tests.train.conftest import SHORT_RUN
 
 ROOT = Path(__file__).resolve().parents[2]

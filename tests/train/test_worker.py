@@ -23,9 +23,9 @@ def test_killed_worker_is_replaced_and_the_run_finishes_as_if_uninterrupted(lora
     except ProcessLookupError:
         alive = False
     assert not alive  # the worker process really died (SIGKILL at step 4)
-    assert result.metrics["resumed_from_step"] == 3  # the replacement started from checkpoint-3
-    assert result.metrics["global_step"] == 6
-    assert result.metrics["steps_timed"] == 3  # steps 4, 5, 6 ran again after the restart
+    assert result.summary.resumed_from_step == 3  # the replacement started from checkpoint-3
+    assert result.summary.global_step == 6
+    assert result.summary.steps_timed == 3  # steps 4, 5, 6 ran again after the restart
 
     # same data order, optimizer state, schedule and dropout RNG after the restart: the same adapter
     ours = load_file(Path(result.adapter_path) / "adapter_model.safetensors")
@@ -33,5 +33,5 @@ def test_killed_worker_is_replaced_and_the_run_finishes_as_if_uninterrupted(lora
     assert ours.keys() == uninterrupted.keys()
     for name in ours:
         assert torch.allclose(ours[name], uninterrupted[name], atol=1e-5), name
-    assert result.metrics["eval_loss"] == reference.metrics["eval_loss"] or abs(
-        result.metrics["eval_loss"] - reference.metrics["eval_loss"]) < 1e-4
+    assert result.summary.eval_loss == reference.summary.eval_loss or abs(
+        result.summary.eval_loss - reference.summary.eval_loss) < 1e-4

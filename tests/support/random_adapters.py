@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 
 from phi3ray.config import ModelConfig
+from phi3ray.names import LORA_TARGETS
 
-TARGETS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]  # Phi-3's fused projections
+TARGETS = list(LORA_TARGETS)
 
 
 def make_random_adapters(model_cfg: ModelConfig, root: Path, names: list[str], rank: int = 8) -> dict[str, str]:

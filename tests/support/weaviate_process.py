@@ -12,10 +12,9 @@ from pathlib import Path
 
 import requests
 
-DEFAULT_BINARY = os.path.expanduser(
-    os.environ.get("PHI3RAY_WEAVIATE_BIN")
-    or os.path.join(os.environ.get("PHI3RAY_CACHE", "~/.cache/phi3ray"), "bin", "weaviate-server-v1.39.0")
-)
+from phi3ray.storage import cache_dir
+
+DEFAULT_BINARY = os.path.expanduser(os.environ.get("PHI3RAY_WEAVIATE_BIN") or cache_dir("bin", "weaviate-server-v1.39.0"))
 
 
 def _free_port(held: ExitStack, port: int = 0) -> int:
@@ -34,6 +33,17 @@ def _consecutive_ports(held: ExitStack) -> tuple[int, int]:
     raise RuntimeError("no two consecutive free ports on 127.0.0.1")
 
 
+def retriever_overrides(host: str, http_port: int, grpc_port: int, collection: str | None = None) -> list[str]:
+    """Hydra overrides that point retriever=local at host:ports (and at a collection)."""
+    found = [
+        "retriever=local",
+        f"retriever.weaviate.host={host}",
+        f"retriever.weaviate.http_port={http_port}",
+        f"retriever.weaviate.grpc_port={grpc_port}",
+    ]
+    return found + ([f"retriever.collection={collection}"] if collection else [])
+
+
 @dataclass
 class WeaviateProcess:
     """weaviate-server on 127.0.0.1; start() waits for /v1/.well-known/ready, stop() ends it."""
@@ -48,6 +58,10 @@ class WeaviateProcess:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.http_port}"
+
+    def overrides(self, collection: str | None = None) -> list[str]:
+        """Hydra overrides that point retriever=local at this server (and at a collection)."""
+        return retriever_overrides(self.host, self.http_port, self.grpc_port, collection)
 
     def start(self, timeout_s: float = 90.0) -> "WeaviateProcess":
         if not os.path.isfile(self.binary):

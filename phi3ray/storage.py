@@ -1,0 +1,124 @@
+"""Where things are kept: local paths and s3:// / gs:// URIs, phi3ray's cache folder, content hashes.
+
+One module for every file phi3ray reads or writes outside the checkout: run folders and checkpoints
+(training), adapters (serving and evaluation fetch them from object storage into the cache), data and
+documents (hashed into adapter cards and evaluation lineage), and the cache of things made once
+(the tiny Phi-3, the weaviate-server binary, the embedded Weaviate's data). URIs go through pyarrow's
+filesystems, as Ray Train's own storage does, so whatever Ray Train can write to, phi3ray can read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+CACHE_ENV = "PHI3RAY_CACHE"  # the cache folder; conf/ refers to it as ${phi3ray_cache:<sub-folder>}
+DEFAULT_CACHE = "~/.cache/phi3ray"
+
+
+def is_uri(path: str) -> bool:
+    """True for s3://bucket/..., gs://..., file://... (anything pyarrow resolves by scheme)."""
+    return "://" in path
+
+
+def expand_path(path: str) -> str:
+    """Expand ~ and environment variables and make a local path absolute (URIs unchanged)."""
+    if is_uri(path):
+        return path
+    return os.path.abspath(os.path.expanduser(os.path.expandvars(path)))
+
+
+def cache_dir(*parts: str) -> str:
+    """$PHI3RAY_CACHE (default ~/.cache/phi3ray), or a folder below it."""
+    return os.path.join(expand_path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE), *parts)
+
+
+def join(base: str, *parts: str) -> str:
+    """base/part/...: for URIs and local paths alike."""
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def filesystem(uri: str):
+    """The pyarrow filesystem for a local path or a URI, and the path inside it."""
+    import pyarrow.fs as pafs
+
+    return pafs.FileSystem.from_uri(uri if is_uri(uri) else os.path.abspath(uri))
+
+
+def is_dir(uri: str) -> bool:
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(uri)
+    return fs.get_file_info(path).type == pafs.FileType.Directory
+
+
+def list_dir(uri: str) -> list[tuple[str, bool]]:
+    """(name, is a folder) of every entry of a folder; [] when it does not exist."""
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(uri)
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    return [(info.base_name, info.type == pafs.FileType.Directory) for info in fs.get_file_info(pafs.FileSelector(path))]
+
+
+def upload_dir(local_dir: str, dest_uri: str) -> str:
+    """Copy a local folder to dest_uri (a local path or s3:// / gs://), replacing what was there."""
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(dest_uri)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)
+    fs.create_dir(path, recursive=True)
+    pafs.copy_files(local_dir, path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+    return dest_uri
+
+
+def fetch_dir(uri: str, marker: str) -> str:
+    """A local folder with the content of uri: the folder itself when local, else a copy in the cache.
+
+    The copy lands in $PHI3RAY_CACHE/remote/<scheme>/<bucket>/<path>; it is made in a temporary folder
+    and moved into place only when it holds `marker` (a file every complete copy has), so an interrupted
+    or wrong download is never cached. Raises FileNotFoundError without the marker, OSError when uri
+    cannot be read.
+    """
+    import shutil
+    import tempfile
+
+    import pyarrow.fs as pafs
+
+    local = Path(expand_path(uri)) if not is_uri(uri) else Path(cache_dir("remote", uri.replace("://", "/").strip("/")))
+    if not is_uri(uri) or (local / marker).is_file():
+        if not (local / marker).is_file():
+            raise FileNotFoundError(f"no {marker} in {uri}")
+        return str(local)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{local.name}-"))
+    try:
+        source_fs, source_path = filesystem(uri)
+        pafs.copy_files(source_path, str(tmp), source_filesystem=source_fs, destination_filesystem=pafs.LocalFileSystem())
+        if not (tmp / marker).is_file():
+            raise FileNotFoundError(f"no {marker} in {uri}")
+        if local.exists():
+            shutil.rmtree(local)
+        os.replace(tmp, local)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(local)
+
+
+def write_text(dest_uri: str, text: str) -> None:
+    """Write one text file to a local path or a URI."""
+    fs, path = filesystem(dest_uri)
+    with fs.open_output_stream(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(expand_path(str(path)), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
