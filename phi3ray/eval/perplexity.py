@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from phi3ray.names import END_TOKEN
 from phi3ray.models.generation import encode_chat
+from phi3ray.names import END_TOKEN
 
 
 def answer_token_ids(tokenizer: PreTrainedTokenizerBase, messages: list[dict], answer: str) -> tuple[list[int], int]:

@@ -14,8 +14,8 @@ from phi3ray.eval.significance import (
     paired_comparison,
 )
 from phi3ray.eval.variants import QuestionPrompts, Variant
-from phi3ray.names import BASE_VARIANT, RAG_SUFFIX
 from phi3ray.eval.worker import AnswerRecord
+from phi3ray.names import BASE_VARIANT, RAG_SUFFIX
 from phi3ray.rag.prompt import cited_numbers
 from phi3ray.rag.quality import recall_at_k, reciprocal_rank
 

@@ -9,8 +9,8 @@ from transformers import LogitsProcessorList, PreTrainedModel, StoppingCriteriaL
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from phi3ray.models.base import stop_token_ids
-from phi3ray.names import BASE_ADAPTER
 from phi3ray.models.decoding import Completion, RowSampling, RowStops, RowText, Sampling
+from phi3ray.names import BASE_ADAPTER
 
 
 __all__ = ["Completion", "Sampling", "encode_chat", "generate_chat", "generate_tokens"]

@@ -24,10 +24,10 @@ from phi3ray.config import MethodConfig, ServeConfig
 from phi3ray.errors import Phi3RayError, PromptError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
+from phi3ray.names import BASE_ADAPTER
 from phi3ray.rag.prompt import build_rag_messages
 from phi3ray.rag.retriever import RetrievedChunk
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, Source
-from phi3ray.names import BASE_ADAPTER
 
 logger = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from phi3ray.config import TrainConfig
 from phi3ray.data.readers import ReadReport, read_training_data
 from phi3ray.errors import CheckpointError, ConfigValueError, Phi3RayError, TrainingRunError
 from phi3ray.models.base import model_path
+from phi3ray.storage import expand_path, file_sha256, is_uri
 from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
 from phi3ray.train.summary import TrainSummary
 from phi3ray.train.worker import train_loop_per_worker
-from phi3ray.storage import expand_path, file_sha256, is_uri
 
 logger = logging.getLogger(__name__)
 

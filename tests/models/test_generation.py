@@ -4,8 +4,8 @@ import pytest
 
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.decoding import RowText
-from phi3ray.names import BASE_ADAPTER
 from phi3ray.models.generation import Sampling, encode_chat, generate_chat, generate_tokens
+from phi3ray.names import BASE_ADAPTER
 from tests.support.random_adapters import make_random_adapters
 
 QUESTIONS = [

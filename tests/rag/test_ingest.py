@@ -10,9 +10,9 @@ import pytest
 
 from phi3ray.config import validate
 from phi3ray.errors import IngestWriteError, WeaviateUnavailableError
+from phi3ray.rag.chunking import Chunk, chunk_document
 from phi3ray.rag.connection import connect
 from phi3ray.rag.documents import read_documents
-from phi3ray.rag.chunking import Chunk, chunk_document
 from phi3ray.rag.embedder import Embedder, load_embedder_tokenizer
 from phi3ray.rag.ingest import EmbedPool, Ingestion, embed_pool, ingest
 from phi3ray.rag.retriever import Retriever

@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import compose_config
 from tests.support.net import free_port
-from tests.support.weaviate_process import retriever_overrides
 from tests.support.random_adapters import make_random_adapters
+from tests.support.weaviate_process import retriever_overrides
 
 API_KEY = "test-key-5"
 ADAPTERS = ("pumps", "safety")

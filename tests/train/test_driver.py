@@ -13,10 +13,10 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from phi3ray.storage import file_sha256
 from phi3ray.errors import CheckpointError, ConfigValueError, DataErrors
-from phi3ray.train.driver import fit
 from phi3ray.names import LORA_TARGETS
+from phi3ray.storage import file_sha256
+from phi3ray.train.driver import fit
 from tests.train.conftest import short_run
 
 PHI3_TARGETS = set(LORA_TARGETS)
