@@ -1,7 +1,7 @@
 """Start the app, ask it one question (with RAG), print the answer and its sources, shut everything down.
 
     python -m phi3ray.serve.ask "How do I replace the VX-220 mechanical seal?" model=tiny
-    python -m phi3ray.serve.ask --model pumps "..." model=tiny +adapters.pumps=~/phi3ray_runs/phi3ray-train/adapter
+    python -m phi3ray.serve.ask --model pumps "..." model=tiny +adapters.pumps=$HOME/phi3ray_runs/<run>/adapter
 
 Positional words after the question are Hydra overrides of conf/serve.yaml (as for `serve run`). The
 app is the one `serve run serve/config.yaml` starts, on cfg.host:cfg.port, called with the openai client.
