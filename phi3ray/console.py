@@ -37,13 +37,6 @@ def quiet_third_party() -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # one "Loading weights" bar per model load otherwise
-    if "ray.data" in sys.modules:
-        from ray.data import DataContext
-
-        context = DataContext.get_current()
-        context.print_on_execution_start = False  # the execution plan of every dataset
-        context.enable_operator_progress_bars = False  # one bar per dataset, not one per operator
-        context.enable_progress_bars = sys.stderr.isatty()  # in a log: no 7-line progress block every 10 s
 
 
 @contextlib.contextmanager

@@ -34,7 +34,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 # Point the editable install at this checkout when it points elsewhere (CI clones into a new folder each run).
-if [ "$("$VENV/bin/python" -c 'import phi3ray, os; print(os.path.dirname(os.path.dirname(phi3ray.__file__)))' 2>/dev/null)" != "$ROOT" ]; then
+# Asked from / : from inside a checkout, Python would find that checkout's phi3ray by its working directory.
+if [ "$(cd / && "$VENV/bin/python" -c 'import phi3ray, os; print(os.path.dirname(os.path.dirname(phi3ray.__file__)))' 2>/dev/null)" != "$ROOT" ]; then
   log=$(mktemp)
   "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
   rm -f "$log"

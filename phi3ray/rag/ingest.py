@@ -8,6 +8,7 @@ deletes what this run's documents no longer contain.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -75,6 +76,17 @@ def chunk_file(row: dict, model: str, max_tokens: int, overlap_tokens: int) -> l
     return rows + [{**empty, "source": err.path, "error": err.why} for err in errors]
 
 
+def quiet_ray_data() -> None:
+    """Our own lines say what ingestion does; Ray Data's would add its plan and, in a log (no terminal),
+    a 7-line progress block every 10 s. In a terminal one bar per dataset stays."""
+    context = ray.data.DataContext.get_current()
+    context.print_on_execution_start = False
+    context.enable_operator_progress_bars = False
+    if not sys.stdout.isatty():
+        context.enable_progress_bars = False
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "Progress bars disabled"
+
+
 def select_rows(batch: pa.Table, object_ids: frozenset[str], dropped: frozenset[tuple[str, str]]) -> pa.Table:
     """Ray Data batch body: the rows whose id is wanted and whose (doc_id, source) was not dropped."""
     ids, doc_ids, sources = (batch[c].to_pylist() for c in ("object_id", "doc_id", "source"))
@@ -132,6 +144,7 @@ class Ingestion:
         self.paths = find_documents(self.cfg.data.documents)
         if not ray.is_initialized():
             ray.init()  # joins the cluster under `ray job submit`, else starts Ray in this process
+        quiet_ray_data()
         self.embedder = shared_embedder(self.cfg.retriever.embedder)
         weaviate_cfg = self.cfg.retriever.weaviate
         if self.client is None:
