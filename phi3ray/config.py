@@ -436,8 +436,6 @@ class ServeConfig:
     batch_wait_timeout_s: float = 0.1  # how long the first request of a batch waits for others (adds to TTFT)
     max_adapters_per_replica: int = 4  # adapters resident per Generator replica; LRU loads the rest on demand
     deployments: ServeDeployments = field(default_factory=ServeDeployments)
-    host: str = "127.0.0.1"  # HTTP address of Serve's proxy (0.0.0.0 to accept other machines)
-    port: int = 8000  # HTTP port of Serve's proxy
 
     def __post_init__(self) -> None:
         _one_of("rag_unavailable", self.rag_unavailable, ("error", "degraded"))

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import shlex
+from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, field_validator
 from ray.serve import Application
 
-from phi3ray.config import DeploymentSettings, ServeConfig, load_config
+from phi3ray.config import DeploymentSettings, ServeConfig, conf_dir, load_config
 from phi3ray.models.base import model_path
 from phi3ray.serve.generator import Generator
 from phi3ray.serve.ingress import Ingress
@@ -36,6 +38,14 @@ class AppArgs(BaseModel):
 def load_serve_config(overrides: list[str] | None = None, config_name: str = "serve") -> ServeConfig:
     """Compose conf/serve.yaml with overrides (then $PHI3RAY_SERVE_OVERRIDES) and check every value."""
     return load_config(config_name, list(overrides or []) + shlex.split(os.environ.get(OVERRIDES_ENV, "")))
+
+
+def http_options(config_file: str | None = None) -> dict:
+    """host and port of Serve's HTTP proxy as serve/config.yaml sets them (the one place: `serve run` reads
+    that file, and `python -m phi3ray.serve.ask` serves where `serve run` would)."""
+    path = Path(config_file) if config_file else Path(conf_dir("serve")).parent / "serve" / "config.yaml"
+    options = yaml.safe_load(path.read_text()).get("http_options") or {}
+    return {"host": options.get("host", "127.0.0.1"), "port": int(options.get("port", 8000))}
 
 
 def deployment_options(settings: DeploymentSettings) -> dict:

@@ -4,7 +4,7 @@
     python -m phi3ray.serve.ask --model pumps "..." model=tiny +adapters.pumps=$HOME/phi3ray_runs/<run>/adapter
 
 Positional words after the question are Hydra overrides of conf/serve.yaml (as for `serve run`). The
-app is the one `serve run serve/config.yaml` starts, on cfg.host:cfg.port, called with the openai client.
+app is the one `serve run serve/config.yaml` starts, on that file's http_options, called with the openai client.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import httpx
 from phi3ray.config import ServeConfig
 from phi3ray.console import job_console
 from phi3ray.errors import RequestError
-from phi3ray.serve.app import app_for, load_serve_config
+from phi3ray.serve.app import app_for, http_options, load_serve_config
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,10 @@ def ask(cfg: ServeConfig, question: str, model: str | None = None, rag: bool = T
     if started_ray:
         ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
-        serve.start(http_options={"host": cfg.host, "port": cfg.port})
+        http = http_options()
+        serve.start(http_options=http)
         serve.run(app_for(cfg), name="phi3ray", route_prefix="/")
-        url = f"http://{cfg.host}:{cfg.port}"
+        url = f"http://{http['host']}:{http['port']}"
         wait_until_healthy(url)
         client = OpenAI(base_url=f"{url}/v1", api_key=cfg.api_key or "unused", max_retries=0)
         try:

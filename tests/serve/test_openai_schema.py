@@ -71,3 +71,13 @@ def test_error_body_is_openai_s_shape():
     assert error_body("m", "invalid_request_error", "model", "model_not_found") == {
         "error": {"message": "m", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
     }
+
+
+def test_ask_serves_where_serve_run_would(tmp_path):
+    """One home for Serve's address: serve/config.yaml's http_options, read by `serve run` and by ask."""
+    from phi3ray.serve.app import http_options
+
+    assert http_options() == {"host": "127.0.0.1", "port": 8000}  # as serve/config.yaml ships
+    other = tmp_path / "config.yaml"
+    other.write_text("http_options:\n  host: 0.0.0.0\n  port: 9000\napplications: []\n")
+    assert http_options(str(other)) == {"host": "0.0.0.0", "port": 9000}
