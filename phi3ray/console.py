@@ -1,7 +1,9 @@
 """What a person sees on the console of a job: user errors in one line, known third-party noise filtered.
 
 Every entry point (jobs/*.py, ``python -m phi3ray.serve.ask``) calls ``quiet_third_party()`` before
-its imports (some libraries warn as they are imported) and runs its body inside ``job_console(name)``.
+its imports (some libraries warn as they are imported) and runs its body inside ``job_console(name)``;
+the processes Ray starts for us (training workers, evaluation actors, Serve replicas) call
+``quiet_third_party()`` first thing too.
 An error the user can fix (``Phi3RayError``: bad config, bad data row, missing file, Weaviate
 unreachable) prints ``<name>: <message>`` and exits 1, without a Python traceback;
 anything else is our bug and keeps its traceback. Warnings known to be noise for our users are

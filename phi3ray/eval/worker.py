@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from phi3ray.config import GenerationSettings, ModelConfig
+from phi3ray.console import quiet_third_party
 from phi3ray.eval.perplexity import reference_nll
 from phi3ray.eval.variants import Variant
 from phi3ray.models.adapters import AdapterSet
@@ -46,6 +47,7 @@ class EvalWorker:
     """Holds one model copy: the base plus all adapters on one PeftModel (on the GPU when there is one)."""
 
     def __init__(self, model: ModelConfig, adapters: dict[str, str], generation: GenerationSettings, seed: int):
+        quiet_third_party()  # this actor's process is an entry point too
         self.adapters = AdapterSet.load(model, adapters, max_loaded=max(1, len(adapters)))  # on the GPU if any
         self.sampling = Sampling(
             max_new_tokens=generation.max_new_tokens,

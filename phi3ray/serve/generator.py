@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ray import serve
 
 from phi3ray.config import MethodConfig, ServeConfig
+from phi3ray.console import quiet_third_party
 from phi3ray.errors import Phi3RayError, PromptError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
@@ -74,6 +75,7 @@ class Generator:
     """The base loaded once (bf16 on GPU, float32 on CPU, or 4-bit) plus the configured adapters."""
 
     def __init__(self, cfg: ServeConfig):
+        quiet_third_party()  # this replica's process is an entry point too
         self.cfg = cfg
         method = MethodConfig(name="qlora", load_in_4bit=True) if cfg.quantize == "4bit" else None
         self.adapters = AdapterSet.load(cfg.model, cfg.adapters, cfg.max_adapters_per_replica, method)

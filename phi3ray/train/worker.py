@@ -24,6 +24,7 @@ from ray.train.huggingface.transformers import prepare_trainer
 from transformers import TrainerCallback
 
 from phi3ray.config import TrainConfig
+from phi3ray.console import quiet_third_party
 from phi3ray.models.lora import merge_adapter
 from phi3ray.storage import join, upload_dir
 from phi3ray.train.checkpoints import restore_checkpoint
@@ -126,6 +127,7 @@ def _quiet_report_lines() -> None:
 def train_loop_per_worker(config: dict) -> TrainSummary:
     """Ray Train's per-worker function: config = {"cfg": TrainConfig, "data": (train, eval) rows as the driver
     read them, "run_dir": uri, "drill_flag": path}."""
+    quiet_third_party()  # each worker's process is an entry point too
     cfg: TrainConfig = config["cfg"]
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
