@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -29,8 +30,21 @@ NOISE: tuple[tuple[type[Warning], str], ...] = (
 )
 
 
+# weaviate-client's __init__ calls warnings.simplefilter("default") when Python was started without -W: every
+# DeprecationWarning and ResourceWarning of every library in the process is shown from then on.
+WEAVIATE_CATCH_ALL = ("default", None, Warning, None, 0)
+
+
 def quiet_third_party() -> None:
-    """Filter the known noise of third-party libraries in this process; call it before importing them."""
+    """Filter the known noise of third-party libraries in this process; call it before importing them.
+
+    Also undoes weaviate-client's process-wide simplefilter("default"), and gives the processes started
+    from here (a local Ray's workers) a -W option equal to Python's own default, so that importing
+    weaviate there leaves Python's defaults in place.
+    """
+    while WEAVIATE_CATCH_ALL in warnings.filters:
+        warnings.filters.remove(WEAVIATE_CATCH_ALL)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")  # = Python's default outside __main__
     for category, module in NOISE:
         warnings.filterwarnings("ignore", category=category, module=module)
     for name in ("httpx", "filelock", "urllib3"):

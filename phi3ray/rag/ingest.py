@@ -21,6 +21,7 @@ import ray
 import weaviate
 
 from phi3ray.config import EmbedderConfig, IngestConfig
+from phi3ray.console import quiet_third_party
 from phi3ray.errors import DocumentReadError, IngestWriteError, UnreadableDocumentsError
 from phi3ray.rag.chunking import chunk_document, embed_text
 from phi3ray.rag.connection import connect, describe
@@ -121,6 +122,7 @@ class EmbedChunks:
     """Ray Data actor: adds a `vector` column (B, D) to a batch of chunk rows."""
 
     def __init__(self, cfg: EmbedderConfig):
+        quiet_third_party()  # this actor's process is an entry point too
         self.embedder = Embedder(cfg)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,7 +1,9 @@
-"""`serve run serve/config.yaml`, the documented way to serve, started as a user starts it: a subprocess.
+"""`serve run serve/config.yaml` and `serve deploy serve/config.yaml`, the documented ways to serve, run as a
+user runs them: as commands.
 
-It answers a chat completion with the tiny Phi-3, one adapter and RAG over the session's Weaviate, and a
-Ctrl-C (SIGINT to its process group, as a terminal sends it) stops it and every Ray process it started.
+`serve run` answers a chat completion with the tiny Phi-3, one adapter and RAG over the session's Weaviate,
+and a Ctrl-C (SIGINT to its process group, as a terminal sends it) stops it and every Ray process it started.
+`serve deploy` puts the same app onto a cluster started with `ray start --head`, which answers the same way.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import yaml
 
 from phi3ray.serve.ask import wait_until_healthy
 from tests.serve.conftest import COLLECTION, ROOT, SMALL_DEPLOYMENTS
 from tests.support.net import free_port
+from tests.support.ray_cluster import LocalRayCluster
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +92,34 @@ def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviat
         for leftover in processes_under(ray_tmp):
             leftover.kill()
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_serve_deploy_puts_the_app_on_a_ray_start_cluster(ingested, weaviate_server, adapter_dirs, tmp_path):
+    port = free_port()
+    config = yaml.safe_load((ROOT / "serve/config.yaml").read_text())
+    config["http_options"]["port"] = port
+    (app,) = config["applications"]
+    app["args"]["overrides"] = [  # on a cluster the overrides travel in the file, not in the CLI's environment
+        "model=tiny", f"+adapters.pumps={adapter_dirs['pumps']}", *weaviate_server.overrides(COLLECTION),
+        "generation.max_new_tokens=24", *SMALL_DEPLOYMENTS,
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cluster = LocalRayCluster(num_cpus=2, env={"HF_HUB_OFFLINE": "1"}).start()
+    try:
+        deployed = cluster.ray("deploy", str(path), "--address", cluster.dashboard_url, cli="serve", check=False, timeout=300)
+        assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, timeout_s=300)
+        response = httpx.post(
+            f"{url}/v1/chat/completions", timeout=120,
+            json={"model": "pumps", "messages": [{"role": "user", "content": "How do I replace the VX-220 seal?"}],
+                  "rag": {"enabled": True, "top_k": 2}},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["sources"]
+        status = cluster.ray("status", "--address", cluster.dashboard_url, cli="serve", check=False).stdout
+        assert "RUNNING" in status, status
+    finally:
+        cluster.stop()
+    assert not cluster.processes()

@@ -42,9 +42,9 @@ class LocalRayCluster:
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
-    def ray(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-        """Run the `ray` CLI against this cluster's environment."""
-        return subprocess.run([str(BIN / "ray"), *args], env=self.env, capture_output=True, text=True,
+    def ray(self, *args: str, timeout: float = 120, check: bool = True, cli: str = "ray") -> subprocess.CompletedProcess:
+        """Run the `ray` CLI (or another of Ray's, e.g. cli="serve") in this cluster's environment."""
+        return subprocess.run([str(BIN / cli), *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout, check=check)
 
     def start(self) -> LocalRayCluster:
