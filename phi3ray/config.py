@@ -423,6 +423,8 @@ class ServeDeployments:
 class ServeConfig:
     model: ModelConfig = MISSING
     retriever: RetrieverConfig = MISSING
+    data: DataConfig = MISSING  # the data the adapters were trained on: its system_prompt is served too
+    system_prompt: str | None = None  # the system message of every conversation that has none; null = data.system_prompt
     adapters: dict[str, str] = field(default_factory=dict)  # name -> peft folder or URI
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     base_name: str = "phi3"  # the `model` value in a request that picks the base (model.name works too)
@@ -454,6 +456,12 @@ class ServeConfig:
                 self.deployments.generator.max_ongoing_requests,
                 f"must be >= max_batch_size ({self.max_batch_size}), or batches never fill",
             )
+
+
+def system_prompt_of(cfg: EvaluateConfig | ServeConfig) -> str | None:
+    """The system message evaluation and serving put first: cfg.system_prompt, or when it is null the data's own
+    (the one the training rows carry, so the adapter is served with the prompt it learned)."""
+    return cfg.system_prompt if cfg.system_prompt is not None else cfg.data.system_prompt
 
 
 def register_configs() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import ray
 from tqdm.auto import tqdm
 
-from phi3ray.config import EvaluateConfig
+from phi3ray.config import EvaluateConfig, system_prompt_of
 from phi3ray.errors import Phi3RayError, PromotionGateError
 from phi3ray.eval.gate import GateOutcome, check_gate_settings, judge_gate
 from phi3ray.eval.heldout import read_heldout
@@ -52,10 +52,13 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
     lineage = collect_lineage(settings)
     variants = build_matrix(list(settings.adapters), settings.rag)
     logger.info("evaluating %d questions x %d variants: %s", len(questions), len(variants), [v.name for v in variants])
-    system_prompt = settings.system_prompt if settings.system_prompt is not None else settings.data.system_prompt
+    system_prompt = system_prompt_of(settings)
     retriever = settings.retriever if settings.rag else None
     budget = settings.generation.context_token_budget
-    prompts = build_prompts(questions, load_tokenizer(settings.model), system_prompt, retriever, budget)
+    prompts = build_prompts(
+        questions, load_tokenizer(settings.model), system_prompt, retriever, budget,
+        context_length=settings.model.context_length, answer_tokens=settings.generation.max_new_tokens,
+    )
     answering = time.perf_counter()
     records = answer_all(prompts, variants, settings)
     timings = {"retrieval_s": sum(p.retrieval_s for p in prompts), "answering_s": time.perf_counter() - answering}

@@ -17,7 +17,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from phi3ray.config import RetrieverConfig
 from phi3ray.eval.heldout import HeldoutQuestion
 from phi3ray.names import BASE_ADAPTER, BASE_VARIANT, RAG_SUFFIX
-from phi3ray.rag.prompt import build_rag_messages
+from phi3ray.rag.prompt import build_prompt, retrieval_query
 from phi3ray.rag.retriever import Retriever
 
 logger = logging.getLogger(__name__)
@@ -66,31 +66,37 @@ class QuestionPrompts:
         return self.rag if variant.rag else self.plain
 
 
-def question_messages(question: str, system_prompt: str | None) -> list[dict]:
-    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    return messages + [{"role": "user", "content": question}]
-
-
 def build_prompts(
     questions: Sequence[HeldoutQuestion],
     tokenizer: PreTrainedTokenizerBase,
     system_prompt: str | None,
     retriever_cfg: RetrieverConfig | None,
     context_token_budget: int,
+    context_length: int,
+    answer_tokens: int,
 ) -> list[QuestionPrompts]:
-    """Plain prompts for all; with a retriever config, retrieve once per question and build the RAG prompt."""
-    prompts = [QuestionPrompts(q, question_messages(q.question, system_prompt)) for q in questions]
+    """Plain prompts for all; with a retriever config, retrieve once per question and build the RAG prompt.
+
+    Both are made by phi3ray.rag.prompt.build_prompt, as serving makes them for the same settings."""
+
+    def prompt(question: str, chunks: list | None):
+        return build_prompt(
+            [{"role": "user", "content": question}], chunks, tokenizer, system_prompt=system_prompt,
+            token_budget=context_token_budget, context_length=context_length, answer_tokens=answer_tokens,
+        )
+
+    prompts = [QuestionPrompts(q, prompt(q.question, None)[0]) for q in questions]
     if retriever_cfg is None:
         return prompts
     retriever = Retriever(retriever_cfg)
     try:
-        for prompt in tqdm(prompts, desc="retrieving", unit="question"):
+        for question in tqdm(prompts, desc="retrieving", unit="question"):
             start = time.perf_counter()
-            chunks = retriever.search(prompt.question.question)
-            prompt.retrieval_s = time.perf_counter() - start
-            prompt.retrieved_doc_ids = [chunk.doc_id for chunk in chunks]
-            prompt.rag, sources = build_rag_messages(prompt.plain, chunks, tokenizer, context_token_budget)
-            prompt.sources = [asdict(source) for source in sources]
+            chunks = retriever.search(retrieval_query(question.plain))
+            question.retrieval_s = time.perf_counter() - start
+            question.retrieved_doc_ids = [chunk.doc_id for chunk in chunks]
+            question.rag, sources = prompt(question.question.question, chunks)
+            question.sources = [asdict(source) for source in sources]
     finally:
         retriever.close()
     return prompts

@@ -11,14 +11,10 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from phi3ray.models.base import stop_token_ids
 from phi3ray.models.decoding import Completion, RowSampling, RowStops, RowText, Sampling
 from phi3ray.names import BASE_ADAPTER
+from phi3ray.rag.prompt import encode_chat
 
 
 __all__ = ["Completion", "Sampling", "encode_chat", "generate_chat", "generate_tokens"]
-
-
-def encode_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> list[int]:
-    """Phi-3 chat template with the assistant prompt appended."""
-    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
 
 
 def _is_peft(model: PreTrainedModel) -> bool:

@@ -14,6 +14,11 @@ earlier turns of a conversation are untouched. The user turn becomes:
 
     Question: <the user's message>
 
+Before that, ``with_system_prompt`` puts the configured system prompt first (unless the conversation opens
+with its own), and ``retrieval_query`` says what to search for. Evaluation and serving both build their
+prompts with these functions, so the evaluation measures the prompt that serving sends
+(tests/rag/test_prompt_contract.py holds them to the same token ids).
+
 The budget counts the tokens of the "[n] ..." entries, measured with the generation tokenizer. Chunks
 are kept in rank order; the first one that does not fit is cut at a token boundary if at least
 MIN_TRUNCATED_TOKENS of it fit, otherwise dropped, and every lower-ranked chunk is dropped with it.
@@ -23,12 +28,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from phi3ray.errors import PromptError
-from phi3ray.rag.chunking import heading_line
-from phi3ray.rag.retriever import RetrievedChunk
+
+if TYPE_CHECKING:  # this module stays free of torch and weaviate: the Serve Ingress imports it
+    from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+    from phi3ray.rag.retriever import RetrievedChunk
 
 INSTRUCTION = (
     "Answer the question using only the numbered sources below. Cite each source you use by its number in "
@@ -38,6 +45,7 @@ NO_SOURCES = (
     "No sources were found for this question. Say that you do not know the answer from the available documents."
 )
 MIN_TRUNCATED_TOKENS = 32  # a cut chunk shorter than this is dropped instead
+QUERY_TURNS = 2  # user turns a retrieval query is made of: the last one and the one before it
 SEPARATOR = "\n\n"
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
@@ -50,6 +58,57 @@ class Source:
     object_id: str
     score: float
     doc_id: str
+
+
+def with_system_prompt(messages: list[dict], system_prompt: str | None) -> list[dict]:
+    """A copy of messages opened by system_prompt, unless it is None or they open with a system message of their own."""
+    out = [dict(m) for m in messages]
+    if system_prompt and not (out and out[0].get("role") == "system"):
+        out.insert(0, {"role": "system", "content": system_prompt})
+    return out
+
+
+def retrieval_query(messages: list[dict], turns: int = QUERY_TURNS) -> str:
+    """What RAG searches for: the last user turn, after up to turns - 1 earlier user turns of the conversation.
+
+    A follow-up ("and what torque for the VX-150?") only makes sense with the question it follows; the
+    last turn comes last, and hybrid search weighs every word, so the newest question still leads.
+    """
+    users = [m["content"] for m in messages if m.get("role") == "user" and str(m.get("content", "")).strip()]
+    return "\n".join(users[-turns:])
+
+
+def build_prompt(
+    messages: list[dict],
+    chunks: list[RetrievedChunk] | None,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    system_prompt: str | None,
+    token_budget: int,
+    context_length: int,
+    answer_tokens: int,
+) -> tuple[list[dict], list[Source]]:
+    """The prompt of one conversation, as evaluation and serving send it: the system prompt first (unless
+    the conversation has its own), and with chunks (None: no RAG) the numbered sources in the last user
+    turn, within token_budget and shrunk until the prompt leaves answer_tokens of context_length free."""
+    messages = with_system_prompt(messages, system_prompt)
+    if chunks is None:
+        return messages, []
+    room = context_length - answer_tokens
+    plain = len(encode_chat(tokenizer, messages))
+    budget = token_budget
+    for _ in range(4):
+        with_sources, used = build_rag_messages(messages, chunks, tokenizer, budget)
+        length = len(encode_chat(tokenizer, with_sources))
+        if length <= room or not used:
+            break
+        budget = max(min(budget, length - plain) - (length - room), 0)  # what the sources take, less the overflow
+    return with_sources, used
+
+
+def encode_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> list[int]:
+    """Token ids of messages in the tokenizer's chat template (Phi-3's), the assistant's turn opened."""
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
 
 
 def build_rag_messages(
@@ -84,10 +143,12 @@ def fit_sources(
     chunks: list[RetrievedChunk], tokenizer: PreTrainedTokenizerBase, token_budget: int
 ) -> list[tuple[RetrievedChunk, str]]:
     """The chunks that fit, in rank order, each with its "[n] heading\\ntext" entry (the last one maybe cut)."""
+    from phi3ray.rag.chunking import heading_line
+
     kept: list[tuple[RetrievedChunk, str]] = []
     for chunk in chunks:
         number = len(kept) + 1
-        head = f"[{number}] {heading_line(chunk.title, chunk.section)}\n"
+        head = f"[{number}] {heading_line(chunk.title, chunk.section)}\n"  # the line the embedder saw too
         if count_tokens(tokenizer, _join(kept, head + chunk.text)) <= token_budget:
             kept.append((chunk, head + chunk.text))
             continue

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 from ray import serve
 
-from phi3ray.config import MethodConfig, ServeConfig
+from phi3ray.config import MethodConfig, ServeConfig, system_prompt_of
 from phi3ray.console import quiet_third_party
 from phi3ray.errors import Phi3RayError, PromptError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
-from phi3ray.rag.prompt import build_rag_messages
+from phi3ray.rag.prompt import build_prompt
 from phi3ray.rag.retriever import RetrievedChunk
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, Source
 
@@ -77,6 +77,7 @@ class Generator:
     def __init__(self, cfg: ServeConfig):
         quiet_third_party()  # this replica's process is an entry point too
         self.cfg = cfg
+        self.system_prompt = system_prompt_of(cfg)
         method = MethodConfig(name="qlora", load_in_4bit=True) if cfg.quantize == "4bit" else None
         self.adapters = AdapterSet.load(cfg.model, cfg.adapters, cfg.max_adapters_per_replica, method)
         self.tokenizer = self.adapters.tokenizer
@@ -148,9 +149,18 @@ class Generator:
     def _prepare(
         self, request: ChatRequest, adapter: str, chunks: list[dict] | None, deadline: float
     ) -> tuple[Row, ChatResult]:
-        messages, used = request.conversation(), []
-        if chunks is not None:
-            messages, used = self._with_sources(messages, [RetrievedChunk(**c) for c in chunks], request)
+        try:
+            messages, used = build_prompt(
+                request.conversation(),
+                None if chunks is None else [RetrievedChunk(**c) for c in chunks],
+                self.tokenizer,
+                system_prompt=self.system_prompt,
+                token_budget=self.cfg.generation.context_token_budget,
+                context_length=self.cfg.model.context_length,
+                answer_tokens=request.requested_max_tokens or self.cfg.generation.max_new_tokens,
+            )
+        except PromptError as err:
+            raise RequestError(400, str(err), param="messages") from err
         prompt = encode_chat(self.tokenizer, messages)
         row = Row(prompt, self._sampling(request, len(prompt)), adapter, deadline)
         sources = [
@@ -165,22 +175,6 @@ class Generator:
             for s in used
         ]
         return row, ChatResult(prompt_tokens=len(prompt), sources=sources)
-
-    def _with_sources(self, messages: list[dict], chunks: list[RetrievedChunk], request: ChatRequest):
-        """The RAG prompt: sources within generation.context_token_budget, shrunk until the answer fits too."""
-        room = self.cfg.model.context_length - (request.requested_max_tokens or self.cfg.generation.max_new_tokens)
-        budget = self.cfg.generation.context_token_budget
-        plain = len(encode_chat(self.tokenizer, messages))
-        for _ in range(4):
-            try:
-                with_sources, used = build_rag_messages(messages, chunks, self.tokenizer, budget)
-            except PromptError as err:
-                raise RequestError(400, str(err), param="messages") from err
-            length = len(encode_chat(self.tokenizer, with_sources))
-            if length <= room or not used:
-                break
-            budget = max(min(budget, length - plain) - (length - room), 0)  # what the sources take, less the overflow
-        return with_sources, used
 
     def _sampling(self, request: ChatRequest, prompt_tokens: int) -> Sampling:
         limit = self.cfg.model.context_length

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from phi3ray.rag.prompt import retrieval_query
+
 ROLES = ("system", "user", "assistant")
 
 
@@ -90,9 +92,8 @@ class ChatRequest(BaseModel):
         return self.max_completion_tokens or self.max_tokens
 
     def query(self) -> str:
-        """The text RAG retrieves for: the last user turn."""
-        users = [m.text for m in self.messages if m.role == "user"]
-        return users[-1] if users else ""
+        """The text RAG retrieves for: the recent user turns (phi3ray.rag.prompt.retrieval_query)."""
+        return retrieval_query(self.conversation())
 
     def conversation(self) -> list[dict]:
         return [{"role": m.role, "content": m.text} for m in self.messages]

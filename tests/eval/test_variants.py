@@ -23,8 +23,8 @@ def test_matrix_is_base_and_each_adapter_with_and_without_rag():
 def test_plain_prompts_share_the_system_prompt():
     questions = [HeldoutQuestion("q1", "What is E21?", "keypad")]
     [prompt] = build_prompts(questions, tokenizer=None, system_prompt="Be exact.", retriever_cfg=None,
-                             context_token_budget=100)
+                             context_token_budget=100, context_length=1024, answer_tokens=64)
     assert prompt.plain == [{"role": "system", "content": "Be exact."}, {"role": "user", "content": "What is E21?"}]
     assert prompt.rag is None and prompt.sources == []
-    [bare] = build_prompts(questions, None, None, None, 100)
+    [bare] = build_prompts(questions, None, None, None, 100, 1024, 64)
     assert bare.plain == [{"role": "user", "content": "What is E21?"}]

@@ -11,6 +11,8 @@ from phi3ray.rag.prompt import (
     MIN_TRUNCATED_TOKENS,
     NO_SOURCES,
     build_rag_messages,
+    retrieval_query,
+    with_system_prompt,
     cited_numbers,
     count_tokens,
 )
@@ -118,3 +120,23 @@ def test_a_request_without_a_user_turn_is_an_error(tokenizer):
 )
 def test_cited_numbers(answer, numbers):
     assert cited_numbers(answer) == numbers
+
+
+def test_a_conversation_retrieves_with_its_recent_user_turns():
+    conversation = [
+        {"role": "system", "content": "Be exact."},
+        {"role": "user", "content": "What torque for the VX-220 casing bolts?"},
+        {"role": "assistant", "content": "110 N·m [1]."},
+        {"role": "user", "content": "And for the VX-150?"},
+    ]
+    assert retrieval_query(conversation) == "What torque for the VX-220 casing bolts?\nAnd for the VX-150?"
+    assert retrieval_query(conversation, turns=1) == "And for the VX-150?"
+    assert retrieval_query([{"role": "system", "content": "s"}]) == ""
+
+
+def test_the_system_prompt_goes_first_unless_the_conversation_has_one():
+    user = [{"role": "user", "content": "q"}]
+    assert with_system_prompt(user, "Be exact.") == [{"role": "system", "content": "Be exact."}, *user]
+    own = [{"role": "system", "content": "Mine."}, *user]
+    assert with_system_prompt(own, "Be exact.") == own
+    assert with_system_prompt(user, None) == user and with_system_prompt(user, "S") is not user
