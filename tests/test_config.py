@@ -125,19 +125,25 @@ def test_config_error_lists_every_problem():
     assert "a: bad" in str(err) and "b: worse" in str(err)
 
 
-def _restated_defaults(schema: type, values: dict, path: str = "") -> list[str]:
-    """Keys of values (a YAML mapping) whose value equals the default of the dataclass field of that name."""
+def _restated_defaults(schema, values: dict, path: str = "") -> list[str]:
+    """Keys of values (a YAML mapping) whose value equals the default of the dataclass field of that name.
+
+    schema: a dataclass, or an instance of one (a field's default_factory result, whose values may differ
+    from the class's, e.g. ServeDeployments.ingress is DeploymentSettings(num_cpus=0.25))."""
     found = []
     fields = {f.name: f for f in dataclasses.fields(schema)}
     for key, value in values.items():
         if key not in fields:
             continue
         f = fields[key]
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        if not isinstance(schema, type):  # an instance: its own value is the default
+            default = getattr(schema, key)
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         if dataclasses.is_dataclass(default):
             if isinstance(value, dict):
-                found += _restated_defaults(type(default), value, f"{path}{key}.")
+                found += _restated_defaults(default, value, f"{path}{key}.")
         elif value == default:
             found.append(f"{path}{key}={value!r}")
     return found

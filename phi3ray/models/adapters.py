@@ -25,7 +25,7 @@ def fetch_adapter(uri: str) -> str:
         return fetch_dir(uri, "adapter_config.json")
     except FileNotFoundError as err:
         raise ModelLoadError(uri, "not a peft adapter folder (no adapter_config.json)") from err
-    except OSError as err:
+    except Exception as err:  # pyarrow: OSError, ArrowInvalid (unknown scheme), ArrowNotImplementedError (no gs://)
         raise ModelLoadError(uri, f"cannot download adapter: {err}") from err
 
 

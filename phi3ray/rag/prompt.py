@@ -17,7 +17,7 @@ earlier turns of a conversation are untouched. The user turn becomes:
 Before that, ``with_system_prompt`` puts the configured system prompt first (unless the conversation opens
 with its own), and ``retrieval_query`` says what to search for. Evaluation and serving both build their
 prompts with these functions, so the evaluation measures the prompt that serving sends
-(tests/rag/test_prompt_contract.py holds them to the same token ids).
+(tests/serve/test_prompt_contract.py holds them to the same token ids).
 
 The budget counts the tokens of the "[n] ..." entries, measured with the generation tokenizer. Chunks
 are kept in rank order; the first one that does not fit is cut at a token boundary if at least

@@ -3,7 +3,7 @@
 import pytest
 from phi3ray.eval.heldout import HeldoutQuestion
 from phi3ray.eval.variants import build_matrix, build_prompts
-from phi3ray.models.generation import BASE_ADAPTER
+from phi3ray.names import BASE_ADAPTER
 
 pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 

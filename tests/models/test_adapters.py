@@ -53,6 +53,8 @@ def test_unknown_names_and_bad_folders_are_clear_errors(tiny_model_cfg, folders,
         adapters.ensure("nope")
     with pytest.raises(ModelLoadError, match="no adapter_config.json"):
         fetch_adapter(str(tmp_path))
+    with pytest.raises(ModelLoadError, match="cannot download adapter"):  # pyarrow's ArrowInvalid, not an OSError
+        fetch_adapter("nosuchscheme://bucket/adapter")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "adapter_config.json").write_text(
