@@ -44,6 +44,8 @@ def quiet_third_party() -> None:
     """
     while WEAVIATE_CATCH_ALL in warnings.filters:
         warnings.filters.remove(WEAVIATE_CATCH_ALL)
+    if not sys.warnoptions:  # as if started with -W (Python's own default): weaviate, imported later, then keeps out
+        sys.warnoptions.append("ignore::DeprecationWarning")
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")  # = Python's default outside __main__
     for category, module in NOISE:
         warnings.filterwarnings("ignore", category=category, module=module)
