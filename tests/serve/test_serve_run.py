@@ -64,6 +64,9 @@ def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviat
         proc = subprocess.Popen(
             ["serve", "run", str(config)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: nothing the test session signals reaches it
+            # Ctrl-C live, as in a terminal: a suite started in the background (`cmd &` in a script) inherits
+            # SIGINT ignored, and Python then never raises KeyboardInterrupt in `serve run`
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         url = f"http://127.0.0.1:{port}"
