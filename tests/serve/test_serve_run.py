@@ -2,9 +2,8 @@
 user runs them: as commands.
 
 `serve run` answers a chat completion with the tiny Phi-3, one adapter and RAG over the session's Weaviate,
-and a SIGINT (what Ctrl-C sends) stops it and every Ray process it started. The signal goes to `serve run`
-alone: signalled together with it (its whole process group), Ray's own processes may die first, and
-Ray's shutdown then retries a dead controller without end (seen once in three runs on a loaded box).
+and a SIGINT (what Ctrl-C sends) stops it and every Ray process it started. `serve run` gets the signal
+alone, with SIGINT at its default disposition (see the Popen below for why that has to be said).
 `serve deploy` puts the same app onto a cluster started with `ray start --head`, which answers the same way.
 """
 
