@@ -46,13 +46,6 @@ def filesystem(uri: str):
     return pafs.FileSystem.from_uri(uri if is_uri(uri) else os.path.abspath(uri))
 
 
-def is_dir(uri: str) -> bool:
-    import pyarrow.fs as pafs
-
-    fs, path = filesystem(uri)
-    return fs.get_file_info(path).type == pafs.FileType.Directory
-
-
 def list_dir(uri: str) -> list[tuple[str, bool]]:
     """(name, is a folder) of every entry of a folder; [] when it does not exist."""
     import pyarrow.fs as pafs
