@@ -44,6 +44,10 @@ INSTRUCTION = (
 NO_SOURCES = (
     "No sources were found for this question. Say that you do not know the answer from the available documents."
 )
+# What a model says when the sources do not hold the answer: the tiny Phi-3 is pre-trained to say exactly this,
+# RAG training rows without the answer use it, and evaluation counts an answer as an abstention by is_abstention.
+ABSTAIN = "I do not know: the sources do not contain the answer."
+_ABSTAINS = re.compile(r"\b(i do not know|i don't know|i dont know|do not contain the answer|cannot answer)\b", re.I)
 MIN_TRUNCATED_TOKENS = 32  # a cut chunk shorter than this is dropped instead
 QUERY_TURNS = 2  # user turns a retrieval query is made of: the last one and the one before it
 SEPARATOR = "\n\n"
@@ -173,6 +177,11 @@ def cited_numbers(answer: str) -> list[int]:
             if int(number) not in seen:
                 seen.append(int(number))
     return seen
+
+
+def is_abstention(answer: str) -> bool:
+    """Whether an answer declines to answer ("I do not know ...") rather than stating something."""
+    return _ABSTAINS.search(answer.replace("\u2019", "'")) is not None
 
 
 def _join(kept: list[tuple[RetrievedChunk, str]], entry: str) -> str:
