@@ -122,9 +122,17 @@ class DataConfig:
     packing: bool = True  # concatenate short examples; attention never crosses examples
     on_error: str = "raise"  # raise | skip: a bad training row stops the job, an unreadable document fails ingestion
     # (after writing the readable ones); skip: each is reported and counted, and the job goes on / exits 0
+    # RAG-aware training (RAFT, phi3ray/data/rag_rows.py): each training question gets the numbered sources serving
+    # would show, retrieved from the retriever's index (ingest first); answers cite the gold source
+    rag_context: bool = False
+    rag_gold_share: float = 0.8  # share of rows that show the gold chunk among distractors; the rest distractors only
+    rag_without_gold: str = "memory"  # memory: rows without the gold chunk keep their answer | abstain: prompt.ABSTAIN
 
     def __post_init__(self) -> None:
         _one_of("data.format", self.format, ("auto", "chat", "alpaca", "qa"))
+        _one_of("data.rag_without_gold", self.rag_without_gold, ("memory", "abstain"))
+        if not 0.0 <= self.rag_gold_share <= 1.0:
+            raise ConfigValueError("data.rag_gold_share", self.rag_gold_share, "must be in [0, 1]")
         _one_of("data.overflow", self.overflow, ("truncate", "drop"))
         _one_of("data.on_error", self.on_error, ("raise", "skip"))
         _positive("data.max_seq_len", self.max_seq_len)
@@ -185,11 +193,26 @@ class RetrieverConfig:
     top_k: int = 5  # chunks returned per query
     alpha: float = 0.5  # hybrid weight: 0 = BM25 only, 1 = vector only
     fusion: str = "relative_score"  # relative_score | ranked
-    min_score: float = 0.0  # below this hybrid score nothing is returned ("I don't know")
+    # hybrid score floor, relative to the query: relative_score fusion rescales BM25 and vector scores over each
+    # query's own results, so a value does not mean "nothing relevant" alike for every query; min_similarity does
+    min_score: float = 0.0
+    # min_similarity: a floor on cosine(query vector, chunk vector), the same for every query; None = no floor.
+    # Chosen with `python bench/retrieval.py` (pump manuals, MiniLM, top_k=5, alpha=0.5; best chunk per question):
+    #   answerable: gold chunk  min 0.395, median 0.598 | off-topic       min 0.064, median 0.149, max 0.220
+    #   keyword ("P33", "seal") min 0.234, median 0.512 | answerable=false min 0.275, median 0.575
+    #   floor  gold chunk lost  keyword cut  off-topic cut   (cut: no chunk left, the prompt says none was found)
+    #   0.15   0/70             0/10         6/10
+    #   0.20   0/70             0/10         9/10    <- the highest that keeps every gold chunk and keyword search
+    #   0.25   0/70             1/10        10/10       ("P33" scores 0.234)
+    #   0.40   1/70             1/10        10/10       (the highest keeping >= 98% of gold chunks)
+    # Another corpus or embedder: rerun the bench, then set retriever.min_similarity.
+    min_similarity: float | None = 0.20
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigValueError("retriever.alpha", self.alpha, "must be between 0 and 1")
+        if self.min_similarity is not None and not -1.0 <= self.min_similarity <= 1.0:
+            raise ConfigValueError("retriever.min_similarity", self.min_similarity, "is a cosine: between -1 and 1")
         _positive("retriever.top_k", self.top_k)
         _one_of("retriever.fusion", self.fusion, ("relative_score", "ranked"))
         if not self.collection[:1].isupper():
@@ -266,11 +289,29 @@ class TrainingSettings:
 
 
 @dataclass
+class GenerationSettings:
+    """Decoding settings, the same for every variant and request unless overridden."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    context_token_budget: int = 1024  # tokens of retrieved sources allowed in a RAG prompt
+
+    def __post_init__(self) -> None:
+        _positive("generation.max_new_tokens", self.max_new_tokens)
+        _positive("generation.temperature", self.temperature, allow_zero=True)
+        if not 0.0 < self.top_p <= 1.0:
+            raise ConfigValueError("generation.top_p", self.top_p, "must be in (0, 1]")
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = MISSING
     method: MethodConfig = MISSING
     deepspeed: DeepSpeedConfig = MISSING
     data: DataConfig = MISSING
+    retriever: RetrieverConfig = MISSING  # data.rag_context: where the training questions' sources come from
+    generation: GenerationSettings = field(default_factory=GenerationSettings)  # data.rag_context: the prompt's budget
     scaling: ScalingSettings = field(default_factory=ScalingSettings)
     run: RunSettings = field(default_factory=RunSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
@@ -326,22 +367,6 @@ class IngestConfig:
                 f"the embedder reads {limit} tokens of a text (retriever.embedder.max_seq_length - 2); "
                 "longer chunks would be cut silently",
             )
-
-
-@dataclass
-class GenerationSettings:
-    """Decoding settings, the same for every variant and request unless overridden."""
-
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 1.0
-    context_token_budget: int = 1024  # tokens of retrieved sources allowed in a RAG prompt
-
-    def __post_init__(self) -> None:
-        _positive("generation.max_new_tokens", self.max_new_tokens)
-        _positive("generation.temperature", self.temperature, allow_zero=True)
-        if not 0.0 < self.top_p <= 1.0:
-            raise ConfigValueError("generation.top_p", self.top_p, "must be in (0, 1]")
 
 
 @dataclass

@@ -137,6 +137,15 @@ class CollectionMissingError(Phi3RayError):
         )
 
 
+class EmptyCollectionError(Phi3RayError):
+    def __init__(self, collection: str, where: str):
+        self.collection, self.where = collection, where
+        super().__init__(
+            f"Weaviate collection {collection!r} at {where} holds no chunks; "
+            f"ingest documents first: python jobs/ingest.py retriever.collection={collection}"
+        )
+
+
 class IngestWriteError(Phi3RayError):
     """Chunks Weaviate refused during a batch import (each with its source); the rest were written."""
 

@@ -32,6 +32,7 @@ class Example:
 
     messages: list[dict[str, str]]
     source: str  # "path:line" of the row it came from
+    doc_ids: list[str] = field(default_factory=list)  # the row's gold documents, when it names them (RAG rows)
 
 
 @dataclass
@@ -135,6 +136,14 @@ def row_messages(row: object, fmt: str, system_prompt: str | None) -> list[dict[
     return messages
 
 
+def row_doc_ids(row: dict) -> list[str]:
+    """The row's optional "doc_ids": the documents its answer comes from (RAG training rows use them as gold)."""
+    doc_ids = row.get("doc_ids", [])
+    if not isinstance(doc_ids, list) or not all(isinstance(d, str) and d for d in doc_ids):
+        raise ValueError("'doc_ids' must be a list of document ids (strings)")
+    return doc_ids
+
+
 def read_file(path: str, fmt: str = "auto", system_prompt: str | None = None) -> tuple[list[Example], list[DataFormatError], Counter]:
     """Every valid row of one JSONL file, and a DataFormatError per bad row."""
     examples, errors, formats = [], [], Counter()
@@ -157,7 +166,12 @@ def read_file(path: str, fmt: str = "auto", system_prompt: str | None = None) ->
         except ValueError as err:
             errors.append(DataFormatError(path, number, str(err)))
             continue
-        examples.append(Example(messages, f"{path}:{number}"))
+        try:
+            doc_ids = row_doc_ids(row)
+        except ValueError as err:
+            errors.append(DataFormatError(path, number, str(err)))
+            continue
+        examples.append(Example(messages, f"{path}:{number}", doc_ids))
         formats[fmt if fmt != "auto" else detect_format(row)] += 1
     if not examples and not errors:
         errors.append(DataFormatError(path, 0, "the file has no rows"))

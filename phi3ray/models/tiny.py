@@ -28,11 +28,14 @@ from phi3ray.storage import file_sha256
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "tiny-phi3"
-RECIPE_VERSION = 1  # bump when the pre-training recipe below changes
-PRETRAIN_STEPS = 300  # optimizer steps of the first-use pre-training
-PRETRAIN_BLOCK = 128  # tokens per training sequence
-PRETRAIN_BATCH = 16  # sequences per step
-PRETRAIN_LR = 3e-3
+RECIPE_VERSION = 2  # bump when the pre-training recipe below changes
+PRETRAIN_STEPS = 1600  # optimizer steps of pretrain_weights
+PRETRAIN_THREADS = 1  # torch threads: one core steps steadily while the other one serves the rest of the machine
+PRETRAIN_BATCH = 8  # lessons per step
+PRETRAIN_LR = 2e-3
+PROMPT_LOSS_WEIGHT = 0.1  # loss weight of the prompt's tokens; the answer's weigh 1
+PROBE_LESSONS = 48  # held-back lessons answered greedily every PROBE_EVERY steps
+PROBE_EVERY = 250
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"]
 # Phi-3-mini-4k-instruct's chat template (tokenizer_config.json, June 2024 update).
@@ -201,57 +204,146 @@ def _check_generates(folder: Path) -> None:
         raise ModelLoadError(str(folder), "the freshly made tiny Phi-3 generates nothing")
 
 
+WEIGHTS = ("model.safetensors", "generation_config.json")  # shipped in ASSETS, made by pretrain_weights
+
+
 def _make(out: Path) -> None:
+    """Copy the shipped tiny Phi-3 (config, tokenizer, pre-trained weights) into out."""
+    missing = [name for name in WEIGHTS if not (ASSETS / name).is_file()]
+    if missing:
+        raise ModelLoadError(
+            str(ASSETS), f"the tiny Phi-3's weights are not in the package ({', '.join(missing)}); "
+            "make them with: python -m phi3ray.models.tiny --pretrain"
+        )
+    for path in ASSETS.iterdir():
+        shutil.copy(path, out / path.name)
+
+
+def pretrain_weights(steps: int = PRETRAIN_STEPS, seed: int = 0) -> Path:
+    """Pre-train the tiny Phi-3 from its seed on generic reading lessons and write its weights into ASSETS.
+
+    About 40 minutes on 2 CPU cores; the weights (~8 MB) are committed so no user pays for it. The loss
+    weighs the assistant's tokens fully and the rest (instructions, sources, questions) by
+    PROMPT_LOSS_WEIGHT: the answer is what has to be learned, the passages' language a little.
+    """
     from transformers import AutoTokenizer, GenerationConfig, Phi3ForCausalLM
 
-    for name in os.listdir(ASSETS):
-        if name != "pretrain.jsonl":
-            shutil.copy(ASSETS / name, out / name)
-    tokenizer = AutoTokenizer.from_pretrained(out)
-    config = tiny_config(tokenizer)
-    torch.manual_seed(0)
-    model = Phi3ForCausalLM(config)
-    _pretrain(model, tokenizer)
-    end_id = tokenizer.convert_tokens_to_ids("<|end|>")
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=[tokenizer.eos_token_id, end_id],
-        pad_token_id=tokenizer.pad_token_id,
+    from phi3ray.models.reading import lessons
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(PRETRAIN_THREADS)
+    tokenizer = AutoTokenizer.from_pretrained(ASSETS)
+    model = Phi3ForCausalLM(tiny_config(tokenizer))
+    rows = lessons(steps * PRETRAIN_BATCH, tokenizer, seed=seed)
+    batches = _length_batches([_tokenize(tokenizer, row) for row in rows], PRETRAIN_BATCH, seed)
+    probe = lessons(PROBE_LESSONS, tokenizer, seed=seed + 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.01, betas=(0.9, 0.98))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, PRETRAIN_LR, total_steps=len(batches), pct_start=0.05, final_div_factor=20
     )
-    model.save_pretrained(out)
-
-
-def _pretrain(model, tokenizer) -> None:
-    """A few hundred steps of next-token prediction on chat-format rows, so answers end at <|end|>."""
-    rows = [json.loads(line) for line in (ASSETS / "pretrain.jsonl").read_text().splitlines() if line.strip()]
-    stream: list[int] = []
-    for row in rows:
-        stream += tokenizer.apply_chat_template(row["messages"], tokenize=True, return_dict=False)
-    n_blocks = len(stream) // PRETRAIN_BLOCK
-    blocks = torch.tensor(stream[: n_blocks * PRETRAIN_BLOCK]).view(n_blocks, PRETRAIN_BLOCK)  # (N, T)
-    generator = torch.Generator().manual_seed(0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, PRETRAIN_LR, total_steps=PRETRAIN_STEPS)
-    model.train()
-    bar = tqdm(range(PRETRAIN_STEPS), desc="making the tiny Phi-3 (once)", unit="step", mininterval=2.0)
-    for step in bar:
-        idx = torch.randint(0, n_blocks, (PRETRAIN_BATCH,), generator=generator)
-        batch = blocks[idx]  # (B, T)
-        loss = model(input_ids=batch, labels=batch).loss
+    bar = tqdm(batches, desc="pre-training the tiny Phi-3 on reading lessons", unit="step", mininterval=5.0)
+    for step, (ids, weights) in enumerate(bar, start=1):
+        model.train()
+        logits = model(input_ids=ids).logits[:, :-1]  # (B, T-1, V)
+        loss_each = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+        loss = (loss_each * weights[:, 1:]).sum() / weights[:, 1:].sum()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        if step % 25 == 0 or step == PRETRAIN_STEPS - 1:
+        if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if step % PROBE_EVERY == 0 or step == len(batches):
+            bar.write(f"step {step}: loss {loss.item():.3f}, {probe_reading(model, tokenizer, probe)}")
     model.eval()
+    end_id = tokenizer.convert_tokens_to_ids("<|end|>")
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=[tokenizer.eos_token_id, end_id],
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-weights-"))
+    try:
+        model.save_pretrained(tmp)
+        for name in WEIGHTS:
+            shutil.copy(tmp / name, ASSETS / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ASSETS
+
+
+def _tokenize(tokenizer, row: dict) -> tuple[list[int], list[float]]:
+    from phi3ray.data.masking import IGNORE, tokenize_example
+    from phi3ray.data.readers import Example
+
+    tokenized = tokenize_example(tokenizer, Example(row["messages"], "lesson"))
+    weights = [1.0 if label != IGNORE else PROMPT_LOSS_WEIGHT for label in tokenized.labels]
+    return tokenized.input_ids, weights
+
+
+def _length_batches(rows: list[tuple[list[int], list[float]]], size: int, seed: int):
+    """Batches of rows of similar length (little padding), in a seeded random order; padding weighs 0."""
+    rows = sorted(rows, key=lambda r: len(r[0]))
+    batches = []
+    for i in range(0, len(rows) - size + 1, size):
+        group = rows[i : i + size]
+        width = max(len(ids) for ids, _ in group)
+        ids = torch.zeros(len(group), width, dtype=torch.long)  # pad id 0 (<unk>)
+        weights = torch.zeros(len(group), width)
+        for j, (row_ids, row_weights) in enumerate(group):
+            ids[j, : len(row_ids)] = torch.tensor(row_ids)
+            weights[j, : len(row_weights)] = torch.tensor(row_weights)
+        batches.append((ids, weights))
+    order = torch.randperm(len(batches), generator=torch.Generator().manual_seed(seed)).tolist()
+    return [batches[i] for i in order]
+
+
+def probe_reading(model, tokenizer, probe: list[dict]) -> str:
+    """Greedy answers to held-back lessons: how often the cited sentence and the abstentions are right."""
+    from phi3ray.rag.prompt import is_abstention
+
+    model.eval()
+    exact = cited = abstained_right = answerable = unanswerable = plain = 0
+    with torch.no_grad():
+        for row in probe:
+            expected = row["messages"][-1]["content"]
+            ids = torch.tensor([tokenizer.apply_chat_template(
+                row["messages"][:-1], add_generation_prompt=True, tokenize=True, return_dict=False)])
+            out = model.generate(input_ids=ids, max_new_tokens=60, do_sample=False,
+                                 eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|end|>")],
+                                 pad_token_id=tokenizer.pad_token_id)
+            answer = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+            if row["kind"] == "plain":
+                plain += 1
+            elif row["kind"] == "read":
+                answerable += 1
+                exact += answer == expected
+                cited += expected.rsplit("[", 1)[-1] in answer
+            else:
+                unanswerable += 1
+                abstained_right += is_abstention(answer)
+    return (f"read exactly {exact}/{answerable}, right citation {cited}/{answerable}, "
+            f"abstained {abstained_right}/{unanswerable}")
 
 
 if __name__ == "__main__":
-    # python -m phi3ray.models.tiny: make (or verify) the tiny Phi-3 of conf/model/tiny.yaml once, before any worker reads it.
+    # python -m phi3ray.models.tiny             make (or verify) the tiny Phi-3 of conf/model/tiny.yaml, once,
+    #                                           before any worker reads it
+    # python -m phi3ray.models.tiny --pretrain  re-make the shipped weights (maintainers; ~40 min on 2 cores)
+    import argparse
+
     from phi3ray.config import load_config
     from phi3ray.storage import expand_path
 
+    parser = argparse.ArgumentParser(prog="python -m phi3ray.models.tiny")
+    parser.add_argument("--pretrain", action="store_true", help="pre-train the weights shipped in the package")
+    parser.add_argument("--steps", type=int, default=PRETRAIN_STEPS)
+    args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))
+    if args.pretrain:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        print(pretrain_weights(args.steps))
+    else:
+        print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))

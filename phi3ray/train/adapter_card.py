@@ -14,8 +14,12 @@ from phi3ray.train.summary import TrainSummary
 CARD_FILE = "adapter_card.json"
 
 
-def build_card(cfg: TrainConfig, data_hashes: dict[str, str], summary: TrainSummary) -> dict:
-    """Everything needed to tell where an adapter came from and how good it was when it was made."""
+def build_card(cfg: TrainConfig, data_hashes: dict[str, str], summary: TrainSummary, rag=None) -> dict:
+    """Everything needed to tell where an adapter came from and how good it was when it was made.
+
+    Args:
+        rag: the RagRowsLineage of RAG-aware training rows (data.rag_context), None for plain rows.
+    """
     t = cfg.training
     return {
         "phi3ray_version": phi3ray.__version__,
@@ -35,6 +39,7 @@ def build_card(cfg: TrainConfig, data_hashes: dict[str, str], summary: TrainSumm
             "packing": cfg.data.packing,
             "eval": "eval_files" if cfg.data.eval_files else f"eval_fraction={cfg.data.eval_fraction}",
             **{k: getattr(summary.data, k) for k in ("train_examples", "eval_examples", "skipped_rows", "truncated", "dropped")},
+            "rag_context": None if rag is None else dataclasses.asdict(rag),
         },
         "training": {
             "steps": summary.global_step,
@@ -89,7 +94,19 @@ packing {card['data']['packing']}, {card['data']['eval']}):
 | file | sha256 |
 |---|---|
 {files}
-"""
+{_rag_lines(card["data"].get("rag_context"))}"""
+
+
+def _rag_lines(rag: dict | None) -> str:
+    if not rag:
+        return ""
+    index = rag["index"]
+    return (
+        f"\n**RAG-aware rows** (RAFT): {rag['rows_with_gold']} of {rag['rows']} rows show the gold chunk among "
+        f"{rag['top_k']} sources (gold share {rag['gold_share']}, without gold: {rag['without_gold']}), retrieved from "
+        f"collection `{index['collection']}` at {index['where']} ({index['objects']} chunks, ids sha256 "
+        f"`{index['chunk_ids_sha256'][:16]}`).\n"
+    )
 
 
 def write_card(adapter_uri: str, card: dict) -> None:

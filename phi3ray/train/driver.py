@@ -18,10 +18,11 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from phi3ray.config import TrainConfig
+from phi3ray.data.rag_rows import RAG_ROWS_FILE, rag_training_data
 from phi3ray.data.readers import ReadReport, read_training_data
 from phi3ray.errors import CheckpointError, ConfigValueError, Phi3RayError, TrainingRunError
 from phi3ray.models.base import model_path
-from phi3ray.storage import expand_path, file_sha256, is_uri
+from phi3ray.storage import expand_path, file_sha256, is_uri, join
 from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
@@ -115,6 +116,9 @@ def fit(cfg: TrainConfig) -> TrainResult:
     run_uri = run_dir(cfg.run)
     check_run_folder(cfg, run_uri)
     model_path(cfg.model)  # a model made on first use (the tiny Phi-3) is made here, whole: workers only read it
+    rag_lineage = None
+    if cfg.data.rag_context:  # every question with the sources serving would show it (RAFT), made here, once
+        data, rag_lineage = rag_training_data(cfg, data, join(run_uri, RAG_ROWS_FILE))
     drill_flag = os.path.join(run_uri if not is_uri(run_uri) else tempfile.gettempdir(), f"fault-drill-{cfg.run.name}")
 
     started_ray = not ray.is_initialized()
@@ -135,7 +139,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
             ray.shutdown()
 
     summary: TrainSummary = result.return_value
-    write_card(summary.adapter_path, build_card(cfg, hashes, summary))
+    write_card(summary.adapter_path, build_card(cfg, hashes, summary, rag_lineage))
     checkpoints = list_checkpoints(run_uri)
     return TrainResult(
         run_dir=run_uri,
