@@ -37,7 +37,11 @@ SYSTEM_PROMPT = (
 
 N_HELDOUT_SEEN = 36      # held-out facts also taught in train.jsonl (other phrasings)
 N_HELDOUT_UNSEEN = 36    # held-out facts never stated in train.jsonl
+N_HELDOUT_UNANSWERABLE = 12  # held-out questions nothing in the dataset answers (see UNANSWERABLE)
 MULTI_TURN_SHARE = 0.10  # share of train rows that are two-turn conversations
+# The reference answer of an unanswerable held-out question: a copy of phi3ray.rag.prompt.ABSTAIN (this
+# script is stdlib-only); tests/data/test_sample_dataset.py holds the two to the same sentence.
+ABSTAIN = "I do not know: the sources do not contain the answer."
 
 
 def g(x) -> str:
@@ -2344,9 +2348,70 @@ def build_qa(facts: list[dict]):
             "answer": f["a"],
             "doc_ids": f["docs"],
             "key_terms": f["kt"],
+            "answerable": True,
             "in_train_facts": seen,
         })
+    heldout += unanswerable_rows(len(heldout) + 1)
     return train, heldout, unseen
+
+
+# Held-out questions about the sample's own products that nothing in the dataset answers: a model should
+# say ABSTAIN. Each names what it asks for in `absent`: phrases that occur in the question and nowhere in
+# the manuals, the extra files or the training answers (unanswerable_problems checks both).
+UNANSWERABLE = [
+    ("What RAL colour code is the casing of a VX-220 painted in?", ["RAL", "colour code"]),
+    ("How loud is a VX-300 at its duty point, in dB(A)?", ["dB(A)"]),
+    ("What is the list price of a VXS-80 submersible pump in euros?", ["price", "euros"]),
+    ("In which country is the VXM-4 multistage pump manufactured?", ["country", "manufactured"]),
+    ("What does fault code E31 mean on an AquiDrive AD-7 drive?", ["E31"]),
+    ("What is the rated flow of the Vortex VX-600 end-suction pump?", ["VX-600"]),
+    ("Which Bluetooth app reads the running hours of a VX-450?", ["Bluetooth"]),
+    ("What is the maximum installation altitude above sea level for a VX-150?", ["altitude", "sea level"]),
+    ("Which ATEX zone is the VXS-80 certified for?", ["ATEX"]),
+    ("Which firmware version does the AquiDrive AD-7 ship with?", ["firmware"]),
+    ("What is the carbon footprint of manufacturing one VX-100 pump?", ["carbon footprint"]),
+    ("What MTBF does Aquilon quote for the mechanical seal of a VX-220?", ["MTBF"]),
+]
+
+
+def unanswerable_rows(first: int) -> list[dict]:
+    """The UNANSWERABLE questions as held-out rows, numbered from h{first}: no gold documents, no key terms."""
+    return [
+        {"id": f"h{i:03d}", "question": q, "answer": ABSTAIN, "doc_ids": [], "key_terms": [], "answerable": False}
+        for i, (q, _absent) in enumerate(UNANSWERABLE, first)
+    ]
+
+
+def product_names() -> list[str]:
+    """The names a question must mention to be about this dataset's products."""
+    return [d["model"] for d in END_SUCTION] + [VXS80["model"], VXM4["model"], "AD-7", "AquiDrive", "Vortex"]
+
+
+def mentions(text: str, phrase: str) -> bool:
+    """Whether phrase occurs in text, case-insensitively, not inside a longer word or code (E31 is not in E310)."""
+    return re.search(r"(?<![0-9a-z])" + re.escape(phrase.lower()) + r"(?![0-9a-z])", text.lower()) is not None
+
+
+def unanswerable_problems(questions: list[tuple[str, list[str]]], sources: dict[str, str]) -> list[str]:
+    """Why each (question, absent phrases) is not a fair unanswerable question; [] when all are.
+
+    A fair one is about the sample's products (it names one), says what it asks for (each absent phrase is
+    in the question) and cannot be answered from sources (name -> text: manuals, extra files, training
+    answers), because none of them mentions what it asks for.
+    """
+    names = product_names()
+    problems = []
+    for question, absent in questions:
+        if not any(mentions(question, name) for name in names):
+            problems.append(f"{question!r}: names none of the sample's products")
+        if not absent:
+            problems.append(f"{question!r}: says nothing about what it asks for (no absent phrases)")
+        for phrase in absent:
+            if not mentions(question, phrase):
+                problems.append(f"{question!r}: does not ask for {phrase!r}")
+            problems += [f"{question!r}: {phrase!r} occurs in {name}" for name, text in sources.items()
+                         if mentions(text, phrase)]
+    return problems
 
 
 # ---------------------------------------------------------------------------
@@ -2546,7 +2611,10 @@ def word_count(text: str) -> int:
 
 def build_readme(docs: dict[str, str], train: list[dict], heldout: list[dict], extras: dict) -> str:
     n_multi = sum(1 for r in train if len(r["messages"]) > 3)
-    n_seen = sum(1 for r in heldout if r["in_train_facts"])
+    n_seen = sum(1 for r in heldout if r.get("in_train_facts") is True)
+    n_unseen = sum(1 for r in heldout if r.get("in_train_facts") is False)
+    n_unanswerable = sum(1 for r in heldout if not r["answerable"])
+    unanswerable = next(r for r in heldout if not r["answerable"])
     words = [word_count(t) for t in docs.values()]
     doc_lines = "\n".join(f"| `{k}` | {docs[k].splitlines()[0][2:]} | {word_count(docs[k])} |" for k in docs)
     extra_lines = "\n".join(f"- `extra/{name}`: {desc}" for name, (desc, _c) in extras.items())
@@ -2567,7 +2635,7 @@ VX-100, VX-150, VX-220, VX-300 and VX-450, submersible VXS-80, multistage VXM-4)
 |---|---|
 | `docs/*.md` | {len(docs)} manuals, {min(words)} to {max(words)} words each (total {sum(words)}) |
 | `train.jsonl` | {len(train)} chat rows for fine-tuning ({len(train) - n_multi} single-turn, {n_multi} two-turn) |
-| `heldout.jsonl` | {len(heldout)} evaluation questions ({n_seen} with `in_train_facts: true`, {len(heldout) - n_seen} with `false`) |
+| `heldout.jsonl` | {len(heldout)} evaluation questions ({n_seen} with `in_train_facts: true`, {n_unseen} with `false`, {n_unanswerable} with `answerable: false`) |
 | `extra/` | {len(extras)} small files in other formats for ingestion edge cases |
 
 ### `docs/*.md`
@@ -2601,7 +2669,10 @@ gap?") and `doc_ids` is the union of both turns' documents.
 
 ```json
 {{"id": "h001", "question": "...", "answer": "<reference answer>", "doc_ids": ["<gold doc_id>"],
- "key_terms": ["<strings a correct answer must contain, e.g. '110 N·m'>"], "in_train_facts": true}}
+ "key_terms": ["<strings a correct answer must contain, e.g. '110 N·m'>"], "answerable": true,
+ "in_train_facts": true}}
+{{"id": "{unanswerable['id']}", "question": "{unanswerable['question']}",
+ "answer": "{ABSTAIN}", "doc_ids": [], "key_terms": [], "answerable": false}}
 ```
 
 - Every question names its model, part, parameter or fault code, so retrieval is well posed.
@@ -2613,6 +2684,13 @@ gap?") and `doc_ids` is the union of both turns' documents.
   a fine-tuned model can only answer it with retrieval.
 - `key_terms` are copied verbatim from the manuals (units as written there: `N·m`,
   `m³/h`, `°C`, `mm/s`); compare case-insensitively.
+- `answerable: false` ({n_unanswerable} questions, after the answerable ones): the question names one of
+  the sample's products but asks for something no manual, extra file or training answer
+  states (a paint colour code, a noise level, a price, a fault code E31 or a model VX-600
+  that do not exist). The reference answer is the abstention sentence of the prompt
+  contract (`phi3ray.rag.prompt.ABSTAIN`); `doc_ids` and `key_terms` are empty and there
+  is no `in_train_facts`. The evaluation scores these rows by whether a variant abstains,
+  not by their wording.
 
 ### `extra/`
 
@@ -2631,12 +2709,14 @@ python scripts/make_sample_data.py --check  # verify the files on disk are up to
 
 The script validates its own output before writing: word counts and titles of the
 manuals, that every key term appears in its gold documents, that every `doc_id` exists,
-that no held-out question appears in the training set, and that facts marked
-`in_train_facts: false` are absent from the training answers.
+that no held-out question appears in the training set, that facts marked
+`in_train_facts: false` are absent from the training answers, and that what each
+unanswerable question asks for (a phrase such as "colour code" or "E31") occurs in no
+manual, extra file or training answer.
 """
 
 
-def validate(docs, facts, train, heldout, unseen) -> None:
+def validate(docs, facts, train, heldout, unseen, extras) -> None:
     low = {k: v.lower() for k, v in docs.items()}
     for k, t in docs.items():
         assert t.startswith("# "), k
@@ -2669,16 +2749,26 @@ def validate(docs, facts, train, heldout, unseen) -> None:
     assert not set(hq) & train_qs, "held-out question leaked into train"
     unseen_answers = {f["a"] for f in facts if f["key"] in unseen}
     assert not unseen_answers & train_answers, "unseen fact taught in train"
-    for h in heldout:
-        assert all(d in docs for d in h["doc_ids"])
+    answerable = [h for h in heldout if h["answerable"]]
+    assert len(answerable) == N_HELDOUT_SEEN + N_HELDOUT_UNSEEN
+    for h in answerable:
+        assert h["doc_ids"] and all(d in docs for d in h["doc_ids"]), h["id"]
         assert h["in_train_facts"] == (h["answer"] in train_answers)
+    unanswerable = [h for h in heldout if not h["answerable"]]
+    assert len(unanswerable) == N_HELDOUT_UNANSWERABLE
+    for h in unanswerable:
+        assert h["answer"] == ABSTAIN and not h["doc_ids"] and not h["key_terms"] and "in_train_facts" not in h
+    sources = {f"docs/{k}.md": t for k, t in docs.items()}
+    sources |= {f"extra/{name}": content.decode("utf-8", "replace") for name, (_d, content) in extras.items()}
+    sources["train.jsonl (answers)"] = "\n".join(sorted(train_answers))
+    problems = unanswerable_problems(UNANSWERABLE, sources)
+    assert not problems, "\n".join(problems)
 
 
 def build_all() -> dict[str, bytes]:
     docs = build_docs()
     facts = all_facts()
     train, heldout, unseen = build_qa(facts)
-    validate(docs, facts, train, heldout, unseen)
     extras = {
         "bulletin-2024-07.txt": ("plain-text service bulletin (VX-220 seal O-ring compound).", extra_bulletin().encode()),
         "parts-catalog.jsonl": ("10 catalogue records `{id, title, text, source}` (seal, bearing and stage kits).", extra_parts_catalog().encode()),
@@ -2686,6 +2776,7 @@ def build_all() -> dict[str, bytes]:
         "commissioning-checklist.pdf": ("one-page PDF (Helvetica, WinAnsi text) with the commissioning checklist.", extra_pdf()),
         "field-notes-vxs-80.md": ("Markdown **without** a `# ` title line (title-fallback edge case): VXS-80 field notes.", extra_field_notes().encode()),
     }
+    validate(docs, facts, train, heldout, unseen, extras)
     files: dict[str, bytes] = {}
     for k, t in docs.items():
         files[f"docs/{k}.md"] = t.encode()
