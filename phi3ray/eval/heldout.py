@@ -1,4 +1,10 @@
-"""Read the held-out question set: JSONL rows with question, answer and optional doc_ids and key_terms."""
+"""Read the held-out question set: JSONL rows with question, answer and optional doc_ids, key_terms,
+answerable and in_train_facts.
+
+A question's kind says what it tests, so the report can break scores down by it: "taught" (the fact is
+also in the training data: can fine-tuning recall it?), "documents" (only in the documents: can retrieval
+find it?), "unanswerable" (nothing holds the answer: does the model say so?) or "unlabelled".
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,20 @@ class HeldoutQuestion:
     answer: str  # the reference answer
     doc_ids: list[str] = field(default_factory=list)  # gold documents (for recall@k, MRR, citations)
     key_terms: list[str] = field(default_factory=list)  # strings a correct answer must contain
+    answerable: bool = True  # False: no source holds the answer, the right reply is an abstention
+    in_train_facts: bool | None = None  # whether the training data teaches the fact; None: not labelled
+
+    @property
+    def kind(self) -> str:
+        """One of KINDS: unanswerable, taught, documents or unlabelled."""
+        if not self.answerable:
+            return "unanswerable"
+        if self.in_train_facts is None:
+            return "unlabelled"
+        return "taught" if self.in_train_facts else "documents"
+
+
+KINDS = ("taught", "documents", "unanswerable", "unlabelled")  # the order tables list them in
 
 
 def _string_list(row: dict, key: str) -> list[str]:
@@ -31,13 +51,28 @@ def _parse(row: object, line: int) -> HeldoutQuestion:
     for key in ("question", "answer"):
         if not isinstance(row.get(key), str) or not row[key].strip():
             raise ValueError(f"{key!r} must be a non-empty string")
-    return HeldoutQuestion(
+    answerable = row.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise ValueError(f"'answerable' must be true or false, not {answerable!r}")
+    in_train_facts = row.get("in_train_facts")
+    if in_train_facts is not None and not isinstance(in_train_facts, bool):
+        raise ValueError(f"'in_train_facts' must be true, false or null, not {in_train_facts!r}")
+    question = HeldoutQuestion(
         id=str(row.get("id", f"line-{line}")),
         question=row["question"],
         answer=row["answer"],
         doc_ids=_string_list(row, "doc_ids"),
         key_terms=_string_list(row, "key_terms"),
+        answerable=answerable,
+        in_train_facts=in_train_facts,
     )
+    if not answerable:
+        # nothing can be gold for a question no source answers, and no term can mark its answer right
+        given = [key for key in ("doc_ids", "key_terms") if getattr(question, key)]
+        given += ["in_train_facts"] if in_train_facts is not None else []
+        if given:
+            raise ValueError(f"an unanswerable question ('answerable': false) has no {', '.join(given)}")
+    return question
 
 
 def read_heldout(path: str | None, max_questions: int = -1) -> list[HeldoutQuestion]:

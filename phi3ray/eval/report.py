@@ -8,14 +8,20 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from phi3ray.eval.heldout import KINDS
 from phi3ray.eval.plots import bar_chart_png
-from phi3ray.eval.scoring import METRICS, RETRIEVAL, metric_spec
+from phi3ray.eval.scoring import CORRECT_F1, METRICS, RETRIEVAL, metric_spec
 
 GROUPS = (
-    ("quality", "Answer quality", "Mean over questions with a 95% bootstrap CI; perplexity of the reference "
-     "answer is the geometric mean over questions (lower is better)."),
-    ("citations", "Citations (+rag variants)", "Cites a source: share of answers citing any [n]; valid: "
-     "share of cited numbers that exist; gold: share of valid citations from a gold document."),
+    ("quality", "Answer quality", "Mean over the answerable questions with a 95% bootstrap CI; perplexity of "
+     "the reference answer is the geometric mean over questions (lower is better)."),
+    ("abstention", "Abstention", "Abstains: share of all questions answered with an abstention ('I do not "
+     "know'); precision: share of the abstentions that were on unanswerable questions; recall: share of the "
+     "unanswerable questions abstained on; answered accuracy: share of the answerable questions not abstained "
+     f"on that were answered right (every key term, or token F1 >= {CORRECT_F1} without key terms)."),
+    ("citations", "Citations (+rag variants)", "Cites a source: share of answers to answerable questions "
+     "citing any [n]; valid: share of cited numbers that exist; gold: share of valid citations from a gold "
+     "document."),
     ("speed", "Speed", "Latency: wall time of the generate call that produced the answer (a batch of "
      "batch_size questions); tokens/s: generated tokens / that time."),
 )
@@ -70,6 +76,28 @@ def metric_tables(results: dict) -> list[Block]:
     return blocks
 
 
+def kind_table(results: dict) -> list[Block]:
+    """Scores by question kind: a row per variant, a column per kind (only when there are two kinds or more)."""
+    by_kind = results.get("by_kind") or []
+    kinds = [k for k in KINDS if any(row["kind"] == k for row in by_kind)]
+    if len(kinds) < 2:
+        return []
+    cells: dict[str, dict[str, str]] = {}
+    sizes: dict[str, int] = {}
+    for row in by_kind:
+        parts = [f"{label} {number(row[key]['value'])}" for key, label in
+                 (("f1", "F1"), ("key_terms", "key terms"), ("abstain_rate", "abstains"))
+                 if row[key]["value"] is not None]  # undefined parts (F1 of unanswerable questions) left out
+        cells.setdefault(row["variant"], {})[row["kind"]] = ", ".join(parts) or "n/a"
+        sizes[row["kind"]] = row["questions"]
+    headers = ["Variant"] + [f"{kind} (n={sizes[kind]})" for kind in kinds]
+    rows = [[variant] + [by[k] for k in kinds] for variant, by in cells.items()]
+    note = ("Means over the questions of each kind: taught (the fact is also in the training data), documents "
+            "(only in the documents), unanswerable (no source holds the answer), unlabelled. 95% CIs are in "
+            "results.json under by_kind.")
+    return [("h2", "Scores by question kind"), ("p", note), ("table", Table(headers, rows))]
+
+
 def comparison_table(results: dict) -> list[Block]:
     rows = [
         [c["variant"], c["reference"], metric_spec(c["metric"]).label, number(c["diff"]),
@@ -115,7 +143,7 @@ def build_report(results: dict) -> list[Block]:
                                  f"{len(leakage['overlaps'])} overlap(s)" if leakage["overlaps"] else "no overlaps"),
         ]),
     ]
-    blocks += metric_tables(results) + comparison_table(results) + charts(results)
+    blocks += metric_tables(results) + kind_table(results) + comparison_table(results) + charts(results)
     gate = results.get("gate")
     if gate:
         status = "PASSED" if gate["passed"] else "FAILED"

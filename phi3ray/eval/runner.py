@@ -66,7 +66,8 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
     scores = {v.name: [score_answer(records[(p.question.id, v.name)], p, v.rag) for p in prompts] for v in variants}
     k = settings.retriever.top_k
     retrieval = [retrieval_scores(p, k) for p in prompts] if settings.rag else None
-    summary = summarize(variants, scores, retrieval, k, settings.bootstrap_samples, settings.seed)
+    kinds = [p.question.kind for p in prompts]
+    summary = summarize(variants, scores, retrieval, k, settings.bootstrap_samples, settings.seed, kinds=kinds)
     gate = judge_gate(settings.gate, list(settings.adapters), summary)
 
     run_name = settings.run_name or datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -84,6 +85,7 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
         "metrics": summary.metrics,
         "comparisons": summary.comparisons,
         "retrieval": summary.retrieval,
+        "by_kind": [asdict(row) for row in summary.by_kind],
         "gate": None if gate is None else {**asdict(gate), "passed": gate.passed, "lines": gate.lines()},
     }
     results["verdict"] = write_verdict(_json_ready(results), primary=settings.gate.metric or "f1")
@@ -165,12 +167,15 @@ def write_answers(
                 record = records[(prompt.question.id, variant.name)]
                 answer_scores = dict(scores[variant.name][i])
                 answer_scores["perplexity"] = math.exp(answer_scores["perplexity"])  # this question's perplexity
+                del answer_scores["abstention_case"]  # an input of set-level statistics; kind and abstained say it
                 row = {
                     "question_id": prompt.question.id,
                     "variant": variant.name,
                     "question": prompt.question.question,
                     "reference": prompt.question.answer,
+                    "kind": prompt.question.kind,
                     "answer": record.answer,
+                    "abstained": bool(answer_scores["abstained"]),
                     "scores": answer_scores,
                     "prompt_tokens": record.prompt_tokens,
                     "completion_tokens": record.completion_tokens,

@@ -15,10 +15,14 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.4f}"
+
+
 def _significance(comparison: dict) -> str:
     p = comparison["p_value"]
     if p is None:
-        return "not testable (no paired questions)"
+        return "not testable (no paired questions, or the metric is undefined for one side)"
     if p < ALPHA:
         return f"significant (p = {p:.4f})"
     return f"not significant (p = {p:.4f}; could be chance with {comparison['n']} questions)"
@@ -39,16 +43,20 @@ def describe_difference(results: dict, variant: str, reference: str, metric: str
     spec = metric_spec(metric)
     if c["diff"] == 0:
         direction = "no change"
+    elif spec.higher_is_better is None:
+        direction = "higher" if c["diff"] > 0 else "lower"
     else:
         direction = "better" if (c["diff"] > 0) == spec.higher_is_better else "worse"
     return (
         f"{variant} vs {reference} on {spec.label}: {c['diff']:+.4f} "
-        f"(95% CI {c['ci_low']:+.4f} to {c['ci_high']:+.4f}, {direction}), {_significance(c)}"
+        f"(95% CI {_signed(c['ci_low'])} to {_signed(c['ci_high'])}, {direction}), {_significance(c)}"
     )
 
 
 def best_variant(results: dict, metric: str) -> str | None:
     spec = metric_spec(metric)
+    if spec.higher_is_better is None:
+        return None
     scored = [(v, m[metric]["value"]) for v, m in results["metrics"].items() if metric in m]
     scored = [(v, x) for v, x in scored if x is not None and not math.isnan(x)]
     if not scored:
@@ -89,4 +97,21 @@ def write_verdict(results: dict, primary: str = "f1") -> list[str]:
                 + describe_difference(results, adapter + RAG_SUFFIX, adapter, primary)
                 + "."
             )
+    lines += abstention_verdict(results)
     return lines
+
+
+def abstention_verdict(results: dict) -> list[str]:
+    """Which variant declines the unanswerable questions most often, and how precisely; [] without any."""
+    best = best_variant(results, "abstain_recall")
+    if best is None:
+        return []
+    recall = results["metrics"][best]["abstain_recall"]["value"]
+    base = results["metrics"][BASE_VARIANT]["abstain_recall"]["value"]
+    if best == BASE_VARIANT or recall == base:
+        return [f"Abstention: no variant declines more unanswerable questions than the base model "
+                f"(abstain recall {_num(base)})."]
+    precision = results["metrics"][best]["abstain_precision"]["value"]
+    difference = describe_difference(results, best, BASE_VARIANT, "abstain_recall")
+    return [f"Abstention: {best} declines the most unanswerable questions (abstain recall {_num(recall)}, "
+            f"precision {_num(precision)}); {difference}."]

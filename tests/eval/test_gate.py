@@ -7,7 +7,7 @@ import pytest
 from phi3ray.config import validate
 from phi3ray.errors import ConfigValueError
 from phi3ray.eval.gate import check_gate_settings, judge_gate
-from phi3ray.eval.scoring import METRIC_KEYS, summarize
+from phi3ray.eval.scoring import SCORE_KEYS, summarize
 from phi3ray.eval.variants import build_matrix
 from tests.conftest import compose_config
 
@@ -17,7 +17,7 @@ N = 20  # questions: a uniform gain then has permutation p = 1 / (samples + 1)
 
 
 def rows(f1: float, nll: float) -> list[dict]:
-    row = {key: float("nan") for key in METRIC_KEYS} | {"f1": f1, "perplexity": nll}
+    row = {key: float("nan") for key in SCORE_KEYS} | {"f1": f1, "perplexity": nll}
     return [dict(row) for _ in range(N)]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from phi3ray.config import validate
 from phi3ray.errors import LeakageError
-from phi3ray.eval.report import number
+from phi3ray.eval.report import kind_table, number
 from phi3ray.eval.runner import evaluate
 from phi3ray.eval.scoring import METRICS, metric_spec
 from phi3ray.rag.ingest import ingest
@@ -88,8 +88,10 @@ def check_report_matches_results(report: str, results: dict) -> None:
                                     number(c["p_value"]), str(c["n"])]
         elif header[0] == "Retrieval":
             assert rows[0][1:] == [cell(results["retrieval"]["recall_at_k"]), cell(results["retrieval"]["mrr"])]
-    # 4 variants x 7 metrics (quality + speed) + 2 rag variants x 3 citation metrics
-    assert metric_cells == 4 * 7 + 2 * 3
+    # 4 variants x 11 metrics (quality, abstention, speed) + 2 rag variants x 3 citation metrics
+    assert metric_cells == 4 * 11 + 2 * 3
+    [by_kind] = [t for t in tables if t[0][0] == "Variant" and t[0][1].startswith("taught")]
+    assert by_kind == [kind_table(results)[2][1].headers] + kind_table(results)[2][1].rows
     for line in results["verdict"]:
         assert f"- {line}" in report
 
@@ -98,9 +100,12 @@ def test_full_matrix_report_and_passing_gate(eval_overrides, trained_adapter, tm
     planted = tmp_path / "train_with_leak.jsonl"
     heldout = [json.loads(line) for line in (ROOT / "data/pumps/heldout.jsonl").read_text().splitlines()]
     planted.write_text(json.dumps({"question": heldout[3]["question"].upper(), "answer": "x"}) + "\n")
+    unanswerable = [row for row in heldout if not row["answerable"]][:2]
+    questions = tmp_path / "heldout.jsonl"  # 8 answerable questions, then 2 unanswerable ones
+    questions.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in heldout[:8] + unanswerable))
     cfg = compose_config("evaluate", eval_overrides + [
         f"output_dir={tmp_path}", "run_name=e2e", "gate.metric=f1", "gate.min_gain=-1.0",
-        f"data.train_files=[{planted}]", "allow_leakage=true",
+        f"data.train_files=[{planted}]", "allow_leakage=true", f"data.heldout_file={questions}",
     ])
     run = evaluate(validate(cfg))
     results = json.loads((run.run_dir / "results.json").read_text())
@@ -115,22 +120,32 @@ def test_full_matrix_report_and_passing_gate(eval_overrides, trained_adapter, tm
         assert bool(row["sources"]) == rag and row["completion_tokens"] > 0
         if rag:
             assert [s["number"] for s in row["sources"]] == list(range(1, len(row["sources"]) + 1))
+        assert row["abstained"] == bool(row["scores"]["abstained"]) and "abstention_case" not in row["scores"]
+        assert (row["kind"] == "unanswerable") == (row["scores"]["f1"] is None)
+    kinds = [row["kind"] for row in answers if row["variant"] == "base"]
+    assert kinds == ["documents", "taught"] * 4 + ["unanswerable"] * 2
 
     metrics = results["metrics"]
-    assert all(metrics[v]["f1"]["n"] == QUESTIONS for v in metrics)
+    assert all(metrics[v]["f1"]["n"] == QUESTIONS - 2 for v in metrics)  # the answerable ones
+    assert all(metrics[v]["abstain_rate"]["n"] == QUESTIONS and metrics[v]["abstain_recall"]["value"] is not None
+               for v in metrics)
+    assert [(row["variant"], row["kind"], row["questions"]) for row in results["by_kind"]] == [
+        (v, kind, n) for v in metrics for kind, n in (("taught", 4), ("documents", 4), ("unanswerable", 2))]
+    abstained = [row["abstained"] for row in answers if row["variant"] == "pumps+rag"]
+    assert metrics["pumps+rag"]["abstain_rate"]["value"] == pytest.approx(sum(abstained) / len(abstained))
     assert metrics["base"]["latency_s"]["value"] > 0 and metrics["pumps"]["tokens_per_s"]["value"] > 0
     # the adapter was trained on answers in the manuals' style: the references are likelier under it
     assert metrics["pumps"]["perplexity"]["value"] < 0.9 * metrics["base"]["perplexity"]["value"]
     # hybrid retrieval over the ingested manuals finds most gold documents of these named-model questions
     assert results["retrieval"]["recall_at_k"]["value"] >= 0.7
     # the per-answer scores aggregate to the reported values
-    f1 = [r["scores"]["f1"] for r in answers if r["variant"] == "pumps+rag"]
+    f1 = [r["scores"]["f1"] for r in answers if r["variant"] == "pumps+rag" and r["kind"] != "unanswerable"]
     assert metrics["pumps+rag"]["f1"]["value"] == pytest.approx(sum(f1) / len(f1))
 
     lineage = results["lineage"]
     adapter_config = Path(trained_adapter) / "adapter_config.json"
     assert lineage["adapters"][0]["adapter_config_sha256"] == hashlib.sha256(adapter_config.read_bytes()).hexdigest()
-    heldout_bytes = (ROOT / "data/pumps/heldout.jsonl").read_bytes()
+    heldout_bytes = questions.read_bytes()
     assert lineage["data"]["heldout_sha256"] == hashlib.sha256(heldout_bytes).hexdigest()
     assert results["gate"]["passed"] and run.gate.checks[0].variant == "pumps"
 

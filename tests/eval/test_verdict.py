@@ -3,7 +3,7 @@
 import pytest
 from dataclasses import asdict
 
-from phi3ray.eval.scoring import METRIC_KEYS, summarize
+from phi3ray.eval.scoring import ABSTAINED, SCORE_KEYS, UNANSWERABLE, summarize
 from phi3ray.eval.variants import build_matrix
 from phi3ray.eval.verdict import write_verdict
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh 
 def results_for(f1: dict[str, list[float]]) -> dict:
     variants = build_matrix(["pumps"])
     scores = {
-        name: [{key: 0.0 for key in METRIC_KEYS} | {"f1": x, "perplexity": 1.0} for x in values]
+        name: [{key: 0.0 for key in SCORE_KEYS} | {"f1": x, "perplexity": 1.0} for x in values]
         for name, values in f1.items()
     }
     summary = summarize(variants, scores, retrieval=None, k=5, samples=999, seed=0)
@@ -39,3 +39,28 @@ def test_small_differences_are_called_not_significant():
                                        "pumps": [0.25, 0.35, 0.3], "pumps+rag": [0.2, 0.4, 0.3]}))
     fine_tuning = next(line for line in lines if line.startswith("Does fine-tuning help"))
     assert "on F1: +0.0000 (95% CI -0.0500 to +0.0500, no change), not significant (p = 1.0000" in fine_tuning
+
+
+def test_abstention_line_names_the_variant_that_declines_unanswerable_questions():
+    unanswerable = [False] * 10 + [True] * 10
+    declines = {"base": [False] * 20, "base+rag": unanswerable, "pumps": [False] * 20,
+                "pumps+rag": [u or i < 5 for i, u in enumerate(unanswerable)]}  # all 10, and 5 answerable ones
+    variants = build_matrix(["pumps"])
+    scores = {name: [{key: 0.0 for key in SCORE_KEYS} | {"perplexity": 1.0, "abstained": float(a),
+                                                        "abstention_case": ABSTAINED * a + UNANSWERABLE * u}
+                     for a, u in zip(abstained, unanswerable)] for name, abstained in declines.items()}
+    summary = summarize(variants, scores, retrieval=None, k=5, samples=999, seed=0)
+    results = {"variants": [asdict(v) for v in variants], "metrics": summary.metrics,
+               "comparisons": summary.comparisons}
+    lines = write_verdict(results)
+    assert lines[-1].startswith("Abstention: base+rag declines the most unanswerable questions (abstain recall "
+                                "1.0000, precision 1.0000); base+rag vs base on Abstain recall: +1.0000")
+    assert lines[-1].endswith("better), significant (p = 0.0030).")  # 2 of 2^10 swaps reach +1
+    never = {name: [row | {"abstained": 0.0, "abstention_case": UNANSWERABLE * u} for row, u in zip(rows, unanswerable)]
+             for name, rows in scores.items()}
+    summary = summarize(variants, never, retrieval=None, k=5, samples=99, seed=0)
+    lines = write_verdict({**results, "metrics": summary.metrics, "comparisons": summary.comparisons})
+    assert lines[-1] == "Abstention: no variant declines more unanswerable questions than the base model " \
+                        "(abstain recall 0.0000)."
+    assert not any(line.startswith("Abstention") for line in write_verdict(results_for({
+        "base": [0.2], "base+rag": [0.2], "pumps": [0.2], "pumps+rag": [0.2]})))  # no unanswerable question
