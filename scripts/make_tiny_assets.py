@@ -1,13 +1,14 @@
-"""Regenerate phi3ray/assets/tiny-phi3: tokenizer (trained on the sample corpus), config, pre-training rows.
+"""Regenerate phi3ray/assets/tiny-phi3's tokenizer and config; then remake its weights.
 
-    python scripts/make_tiny_assets.py
+    python scripts/make_tiny_assets.py          # tokenizer + config (deletes the weights made for the old ones)
+    python -m phi3ray.models.tiny --pretrain    # the weights: generic reading lessons, ~60 min on 2 cores
 
-The weights are not written here: phi3ray.models.tiny makes them on first use from these files.
+The tokenizer is a byte-level BPE whose merges were learned on the sample corpus's text (a vocabulary, as
+the real Phi-3's covers these words too; it holds no statement of fact). The pre-training text is not
+the sample's: phi3ray.models.reading makes it about a fictional world, and tests/models/test_reading.py
+checks it shares no name and no seven-word run with data/pumps.
 """
 
-import json
-import random
-import re
 from pathlib import Path
 
 from phi3ray.models.tiny import ASSETS, build_tokenizer, tiny_config
@@ -15,41 +16,6 @@ from phi3ray.models.tiny import ASSETS, build_tokenizer, tiny_config
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "data/pumps/docs").glob("*.md"))
 TRAIN = ROOT / "data/pumps/train.jsonl"
-SYSTEM = "You are a helpful assistant for industrial equipment."
-
-
-def sections(text: str) -> list[tuple[str, str, str]]:
-    """(title, heading, body) for each '## ' section of a markdown document."""
-    title = text.splitlines()[0].lstrip("# ").strip()
-    out = []
-    for block in re.split(r"\n(?=## )", text):
-        lines = block.strip().splitlines()
-        if not lines or not lines[0].startswith("## "):
-            continue
-        body = " ".join(line.strip("#|-* ").strip() for line in lines[1:] if line.strip())
-        out.append((title, lines[0][3:].strip(), body))
-    return out
-
-
-def pretrain_rows() -> list[dict]:
-    """Chat-format rows that teach the format and the domain's words, not the Q&A pairs."""
-    rng = random.Random(0)
-    rows = []
-    for doc in DOCS:
-        for title, heading, body in sections(doc.read_text()):
-            words = body.split()
-            if len(words) < 8:
-                continue
-            answer = " ".join(words[:60])
-            messages = [
-                {"role": "user", "content": f"Summarise the section '{heading}' of '{title}'."},
-                {"role": "assistant", "content": answer},
-            ]
-            if rng.random() < 0.3:
-                messages.insert(0, {"role": "system", "content": SYSTEM})
-            rows.append({"messages": messages})
-    rng.shuffle(rows)
-    return rows
 
 
 def main() -> None:
@@ -61,9 +27,7 @@ def main() -> None:
         old.unlink()
     tokenizer.save_pretrained(ASSETS)
     tiny_config(tokenizer).save_pretrained(ASSETS)
-    rows = pretrain_rows()
-    (ASSETS / "pretrain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(f"wrote {ASSETS}: vocab {len(tokenizer)}, {len(rows)} pre-training rows")
+    print(f"wrote {ASSETS}: vocab {len(tokenizer)}; now make the weights: python -m phi3ray.models.tiny --pretrain")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
 """The tiny Phi-3: transformers' own Phi3ForCausalLM with small dimensions, for tests and the quick start.
 
-Its config, tokenizer (Phi-3's special tokens and chat template) and a small chat-format corpus live
-in ``phi3ray/assets/tiny-phi3`` (regenerate with ``scripts/make_tiny_assets.py``). The weights are not
-committed: ``ensure_tiny_phi3`` makes them on first use, deterministically (fixed seed, a short
-pre-training on the corpus so that answers end at ``<|end|>``), into a local folder that is then
-loaded exactly like ``microsoft/Phi-3-mini-4k-instruct``.
+Its config, tokenizer (Phi-3's special tokens and chat template) and pre-trained weights (~8 MB) ship in
+``phi3ray/assets/tiny-phi3``; ``ensure_tiny_phi3`` copies them into a local folder, verified and stamped,
+which is then loaded exactly like ``microsoft/Phi-3-mini-4k-instruct``.
+
+A real Phi-3 can read a context; so must this one, or no CPU evaluation could show what RAG does. Its
+weights come from ``pretrain_weights`` (``python -m phi3ray.models.tiny --pretrain``, seeded, ~60 min on
+2 cores, hence shipped rather than made on first use): next-token training on generic reading lessons
+(phi3ray.models.reading) — questions answered by copying and citing the right one of several numbered
+sources in the serving prompt, or with the abstention sentence when none holds the answer — about a
+fictional world that shares nothing with the sample domain. Bit-for-bit equality of a re-run is only
+expected on the same CPU and torch build (torch does not promise it across them).
 """
 
 from __future__ import annotations

@@ -52,12 +52,15 @@ def evaluate_retrieval(
 
 
 def load_heldout(path: str) -> list[dict]:
-    """Held-out rows with a question and a non-empty list of gold doc_ids."""
+    """Held-out rows with a question and a non-empty list of gold doc_ids; rows marked "answerable": false
+    (no gold document exists) are left out: retrieval quality is measured where there is something to find."""
     rows = []
     for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
         if not line.strip():
             continue
         row = json.loads(line)
+        if row.get("answerable") is False:
+            continue
         if not row.get("question") or not row.get("doc_ids"):
             raise DataFormatError(path, number, "a held-out row needs 'question' and a non-empty 'doc_ids'")
         rows.append(row)

@@ -13,10 +13,11 @@ from phi3ray.models.tiny import ASSETS, CHAT_TEMPLATE
 PHI3_SPECIALS = ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"]
 
 
-def test_tokenizer_files_live_in_the_repo_and_no_weights_are_committed():
+def test_the_model_ships_whole_in_the_package_under_10_mb_without_pump_text():
     names = {p.name for p in ASSETS.iterdir()}
-    assert {"tokenizer.json", "tokenizer_config.json", "config.json"} <= names
-    assert not any(n.endswith((".safetensors", ".bin")) for n in names)
+    assert {"tokenizer.json", "tokenizer_config.json", "config.json", "model.safetensors", "generation_config.json"} <= names
+    assert sum(p.stat().st_size for p in ASSETS.iterdir()) <= 10 * 2**20
+    assert "pretrain.jsonl" not in names  # its pre-training text is made by phi3ray.models.reading, about nothing pump
 
 
 def test_tokenizer_has_phi3_special_tokens_and_chat_template(tiny_model_cfg):
@@ -63,8 +64,8 @@ def test_generates_text_that_ends_at_end_token(tiny_model_cfg):
     end_id = tokenizer.convert_tokens_to_ids("<|end|>")
     assert end_id in stop_token_ids(tokenizer)
     conversations = [
-        [{"role": "user", "content": "Summarise the section 'Safety' of 'VX-220 Seal Replacement'."}],
-        [{"role": "user", "content": "Summarise the section 'Overview' of 'AquiDrive AD-7 Fault Codes'."}],
+        [{"role": "user", "content": "What is the rated speed of the VX-220?"}],
+        [{"role": "user", "content": "Explain fault code E07 of the AquiDrive AD-7."}],
     ]
     out = generate_chat(model, tokenizer, conversations, [Sampling(max_new_tokens=200)] * 2)
     for completion in out:
@@ -102,13 +103,27 @@ def test_a_stamped_folder_without_weights_is_rebuilt(tiny_model_cfg, tmp_path, m
 
     dest = _copy_of(tiny_model_cfg, tmp_path)
     (dest / "model.safetensors").unlink()
-    monkeypatch.setattr(tiny, "PRETRAIN_STEPS", 3)  # the rebuild itself, not the quality of its pre-training
     with caplog.at_level("WARNING", logger="phi3ray.models.tiny"):
         tiny.ensure_tiny_phi3(str(dest))
     assert "model.safetensors is missing" in caplog.text
     assert tiny._problem(dest, tiny._assets_digest()) is None
     assert type(Phi3ForCausalLM.from_pretrained(dest)) is Phi3ForCausalLM
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tiny-")]  # no temporary folder left behind
+
+
+def test_a_package_without_weights_names_the_command_that_makes_them(tmp_path, monkeypatch):
+    import shutil
+
+    from phi3ray.errors import ModelLoadError
+    from phi3ray.models import tiny
+
+    assets = tmp_path / "assets"
+    shutil.copytree(ASSETS, assets)
+    (assets / "model.safetensors").unlink()
+    monkeypatch.setattr(tiny, "ASSETS", assets)
+    with pytest.raises(ModelLoadError, match="python -m phi3ray.models.tiny --pretrain"):
+        tiny.ensure_tiny_phi3(str(tmp_path / "tiny-phi3"))
+    assert not (tmp_path / "tiny-phi3").exists()
 
 
 def test_a_weights_file_that_changed_is_caught(tiny_model_cfg, tmp_path):
