@@ -194,7 +194,8 @@ def summarize(
     seed: int,
     kinds: Sequence[str] | None = None,
 ) -> Summary:
-    """Aggregate per variant and compare each variant with base (and +rag variants with base+rag too).
+    """Aggregate per variant and compare each variant with base; a +rag variant also with base+rag, its own
+    adapter without RAG, and every earlier adapter's +rag variant (two adapters behind the same retrieval).
 
     Args:
         scores: variant name -> per-question score dicts, all in the same question order.
@@ -215,6 +216,10 @@ def summarize(
             references.append(variant.reference)  # adapter+rag vs base+rag: does the adapter add to RAG?
         if variant.rag and variant.adapter_variant not in (BASE_VARIANT, variant.name):
             references.append(variant.adapter_variant)  # adapter+rag vs adapter: does RAG add to the adapter?
+        earlier = variants[: variants.index(variant)]
+        # adapter+rag vs an earlier adapter's +rag (the RAG-trained adapter vs the plain one, both behind RAG)
+        references += [v.name for v in earlier if v.rag and variant.rag and BASE_VARIANT not in (v.adapter_variant,
+                                                                                              variant.adapter_variant)]
         for reference in references:
             for spec in METRICS:
                 if spec.rag_only and not reference.endswith(RAG_SUFFIX):

@@ -78,6 +78,17 @@ def test_summary_compares_every_variant_with_base_and_rag_ones_with_their_neighb
     assert summary.retrieval["k"] == 5 and summary.retrieval["mrr"]["value"] == 0.5
 
 
+def test_two_adapters_behind_rag_are_compared_with_each_other():
+    """The RAG-trained adapter must be shown against the plain one, both with RAG, not only against the base."""
+    variants = build_matrix(["pumps", "pumps-rag"])
+    row = {key: 0.5 for key in SCORE_KEYS}
+    scores = {v.name: [dict(row), dict(row)] for v in variants}
+    summary = summarize(variants, scores, retrieval=None, k=5, samples=20, seed=0)
+    pairs = {(c["variant"], c["reference"]) for c in summary.comparisons}
+    assert ("pumps-rag+rag", "pumps+rag") in pairs and ("pumps-rag+rag", "base+rag") in pairs
+    assert ("pumps-rag", "pumps") not in pairs and ("pumps+rag", "pumps-rag+rag") not in pairs
+
+
 UNANSWERABLE = HeldoutQuestion("h9", "What RAL colour code is a VX-220 painted in?", ABSTAIN, answerable=False)
 NO_TERMS = HeldoutQuestion("h3", "Where does the VX-220 seal sit?", "Behind the impeller, on the shaft sleeve.")
 
