@@ -126,7 +126,9 @@ class DataConfig:
     # would show, retrieved from the retriever's index (ingest first); answers cite the gold source
     rag_context: bool = False
     rag_gold_share: float = 0.8  # share of rows that show the gold chunk among distractors; the rest distractors only
-    rag_without_gold: str = "memory"  # memory: rows without the gold chunk keep their answer | abstain: prompt.ABSTAIN
+    # rows without the gold chunk: abstain = answer prompt.ABSTAIN (cite or say you do not know: the product's promise)
+    # | memory = keep the row's answer (RAFT's choice; the adapter then also answers, unsupported, what nobody knows)
+    rag_without_gold: str = "abstain"
 
     def __post_init__(self) -> None:
         _one_of("data.format", self.format, ("auto", "chat", "alpaca", "qa"))

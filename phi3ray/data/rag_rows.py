@@ -11,8 +11,10 @@ model learns both to read the right source among wrong ones and to keep the doma
   to them finds (counted as ``gold_fetched``);
 - with probability ``gold_share`` a row shows the gold chunk among the k - 1 best non-gold chunks (in the
   order retrieval ranked them, the fetched gold at a random place), and its answer cites the gold chunk's
-  number, ``... [2]``; the other rows show k non-gold chunks and answer from what the adapter learns
-  (``without_gold=memory``, RAFT's choice) or with prompt.ABSTAIN (``without_gold=abstain``);
+  number, ``... [2]``; the other rows show k non-gold chunks and answer with prompt.ABSTAIN
+  (``without_gold=abstain``, the default: the product promises an answer that is cited or declined) or
+  from what the adapter learns (``without_gold=memory``, RAFT's choice, which also teaches the adapter to
+  answer without support where nobody knows the answer: unanswerable questions then get inventions);
 - rows without ``doc_ids`` cannot have a gold chunk: they get distractor-only prompts and count as such.
 
 Seeded and deterministic for a given index. The rows' lineage — collection, object count, a hash of the
@@ -31,7 +33,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from phi3ray.config import GenerationSettings, ModelConfig, RetrieverConfig
 from phi3ray.data.readers import Example
-from phi3ray.errors import EmptyCollectionError
+from phi3ray.errors import ConfigValueError, EmptyCollectionError
 from phi3ray.rag.connection import describe
 from phi3ray.rag.prompt import ABSTAIN, build_prompt, retrieval_query
 
@@ -151,6 +153,21 @@ def _sources(retriever, conversation: list[dict], doc_ids: list[str], want_gold:
     return distractors, None, False
 
 
+def check_fits(examples: list[Example], tokenizer: PreTrainedTokenizerBase, max_seq_len: int) -> None:
+    """A RAG row cut at data.max_seq_len loses its answer (the end): refuse, naming the length that fits."""
+    from phi3ray.data.masking import tokenize_example
+
+    lengths = [len(tokenize_example(tokenizer, example).input_ids) for example in examples]
+    longer = [n for n in lengths if n > max_seq_len]
+    if longer:
+        need = -(-max(lengths) // 128) * 128
+        raise ConfigValueError(
+            "data.max_seq_len", max_seq_len,
+            f"{len(longer)} of {len(lengths)} RAG training rows are longer (the longest {max(lengths)} tokens) and "
+            f"would lose their answers; set data.max_seq_len={need}, or lower generation.context_token_budget",
+        )
+
+
 def write_rag_rows(path: str, rows: RagRows) -> None:
     """The rows as chat JSONL (with doc_ids and where each came from), and <path>.lineage.json beside them."""
     from phi3ray.storage import write_text
@@ -189,6 +206,7 @@ def rag_training_data(cfg, data: tuple, rows_path: str) -> tuple[tuple, RagRowsL
                                       desc="RAG eval rows", **settings)
     finally:
         retriever.close()
+    check_fits(rows.examples + (held_rows.examples if held_rows else []), tokenizer, cfg.data.max_seq_len)
     write_rag_rows(rows_path, rows)
     train = dataclasses.replace(train, examples=rows.examples)
     if held is not None:

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from phi3ray.config import GenerationSettings, load_config
-from phi3ray.data.rag_rows import index_lineage, make_rag_rows, write_rag_rows
+from phi3ray.data.rag_rows import check_fits, index_lineage, make_rag_rows, write_rag_rows
 from phi3ray.data.readers import read_examples
-from phi3ray.errors import EmptyCollectionError
+from phi3ray.errors import ConfigValueError, EmptyCollectionError
 from phi3ray.models.base import load_tokenizer
 from phi3ray.rag.prompt import ABSTAIN, build_prompt, cited_numbers, retrieval_query
 from phi3ray.rag.retriever import Retriever
@@ -105,6 +105,13 @@ def test_lineage_names_the_index_and_is_written_beside_the_rows(setup, tmp_path)
     again = read_examples([path]).examples  # the written rows are ordinary chat training rows
     assert [e.messages for e in again] == [e.messages for e in rows.examples]
     assert '"chunk_ids_sha256"' in (tmp_path / "rag_rows.jsonl.lineage.json").read_text()
+
+
+def test_rows_longer_than_max_seq_len_are_refused_with_a_length_that_fits(setup):
+    rows = _rows(setup)
+    with pytest.raises(ConfigValueError, match=r"would lose their answers; set data.max_seq_len=\d+"):
+        check_fits(rows.examples, setup[2], 256)
+    check_fits(rows.examples, setup[2], 1024)  # the tiny Phi-3's whole context: every row fits
 
 
 def test_an_empty_index_is_a_clear_error(pumps_ingested, setup):
