@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import weaviate
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 
@@ -31,7 +32,8 @@ class RetrievedChunk:
     source: str
     text: str
     chunk_index: int
-    score: float  # hybrid score; relative_score fusion: in [0, 1], higher is better
+    score: float  # hybrid score; relative_score fusion: in [0, 1] and normalised per query, higher is better
+    similarity: float | None = None  # cosine(query vector, chunk vector) in [-1, 1]: comparable across queries
 
 
 class Retriever:
@@ -58,7 +60,7 @@ class Retriever:
         alpha: float | None = None,
         filters: dict[str, str | list[str]] | None = None,
     ) -> list[RetrievedChunk]:
-        """The best chunks for query, best first; chunks scoring below cfg.min_score are dropped.
+        """The best chunks for query, best first; chunks below cfg.min_score or cfg.min_similarity are dropped.
 
         Args:
             alpha: 0 = BM25 only, 1 = vector only; None = cfg.alpha.
@@ -79,6 +81,7 @@ class Retriever:
                 filters=build_filter(filters),
                 return_metadata=MetadataQuery(score=True),
                 return_properties=RETURNED,
+                include_vector=True,  # 384 floats per chunk: the similarity below, without a second query
             )
         chunks = [
             RetrievedChunk(
@@ -90,15 +93,23 @@ class Retriever:
                 text=obj.properties["text"],
                 chunk_index=int(obj.properties["chunk_index"]),
                 score=float(obj.metadata.score or 0.0),
+                similarity=cosine(vector, next(iter(obj.vector.values()))),
             )
             for obj in result.objects
         ]
-        return [c for c in chunks if c.score >= self.cfg.min_score]
+        floor = self.cfg.min_similarity
+        return [c for c in chunks if c.score >= self.cfg.min_score and (floor is None or c.similarity >= floor)]
 
     def close(self) -> None:
         if self._own_client and self.client is not None:
             self.client.close()
         self.client = None
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    """Cosine similarity of two vectors (ours are unit length already; a collection made elsewhere may not be)."""
+    u, v = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12))
 
 
 def build_filter(filters: dict[str, str | list[str]] | None):

@@ -1,4 +1,5 @@
-"""Hybrid retrieval over the ingested sample manuals: held-out recall, filters, min_score, the exact interface."""
+"""Hybrid retrieval over the ingested sample manuals: held-out recall, filters, min_score, min_similarity, the
+exact interface."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import dataclasses
 
 import pytest
 
+from phi3ray.config import RetrieverConfig
 from phi3ray.errors import ConfigValueError
 from phi3ray.rag.quality import load_heldout, recall_at_k
-from phi3ray.rag.retriever import RetrievedChunk, Retriever, build_filter
+from phi3ray.rag.retriever import RetrievedChunk, Retriever, build_filter, cosine
 from tests.rag.conftest import ROOT
 
 HYBRID_RECALL_AT_5_FLOOR = 0.9  # measured 0.972 (70/72) with alpha=0.5; random top-5 chunks: about 0.11
@@ -34,13 +36,14 @@ def test_results_carry_chunk_fields_and_scores_best_first(retriever):
     chunks = retriever.search("How often should the oil chamber of a VXS-80 be inspected?", top_k=4)
     assert len(chunks) == 4 and all(isinstance(c, RetrievedChunk) for c in chunks)
     assert [f.name for f in dataclasses.fields(RetrievedChunk)] == [
-        "object_id", "doc_id", "title", "section", "source", "text", "chunk_index", "score"
+        "object_id", "doc_id", "title", "section", "source", "text", "chunk_index", "score", "similarity"
     ]  # fmt: skip
     best = chunks[0]
     assert (best.doc_id, best.section) == ("vxs-80-service", "Oil chamber inspection")
     assert best.source.endswith("data/pumps/docs/vxs-80-service.md") and "every" in best.text
     assert [c.score for c in chunks] == sorted((c.score for c in chunks), reverse=True)
     assert 0 < chunks[-1].score <= best.score <= 1.0
+    assert all(-1.0 <= c.similarity <= 1.0 for c in chunks) and best.similarity > 0.3
 
 
 def test_filters_restrict_to_doc_ids_or_sources(retriever):
@@ -51,7 +54,8 @@ def test_filters_restrict_to_doc_ids_or_sources(retriever):
     both = retriever.search(query, top_k=10, filters={"doc_id": two})
     assert {c.doc_id for c in both} == set(two)
     source = str(ROOT / "data/pumps/docs/glossary.md")
-    assert {c.source for c in retriever.search(query, filters={"source": [source]})} == {source}
+    glossary = retriever.search("What is a soft foot?", filters={"source": [source]})  # a question it answers:
+    assert {c.source for c in glossary} == {source}  # the similarity floor cuts chunks unrelated to the query
     assert retriever.search(query, filters={"doc_id": "no-such-doc"}) == []
 
 
@@ -73,6 +77,35 @@ def test_min_score_lets_off_topic_questions_return_nothing(pumps_ingested):
         assert kept and all(c.score >= 0.7 for c in kept)
     finally:
         strict.close()
+
+
+def test_min_similarity_cuts_off_topic_questions_and_keeps_the_order_of_the_rest(pumps_ingested, retriever):
+    cfg, _ = pumps_ingested
+    floor = RetrieverConfig.min_similarity  # the default, chosen with bench/retrieval.py
+    assert floor is not None and cfg.retriever.min_similarity == floor
+    unfloored = Retriever(dataclasses.replace(cfg.retriever, min_similarity=None))
+    try:
+        for off_topic in ["What is the capital of France?", "How do I bake sourdough bread?"]:
+            assert unfloored.search(off_topic), "without a floor hybrid search always returns something"
+            assert retriever.search(off_topic) == []
+        query = "How often should the oil chamber of a VXS-80 be inspected?"
+        everything, kept = unfloored.search(query, top_k=10), retriever.search(query, top_k=10)
+        assert kept == [c for c in everything if c.similarity >= floor]  # a filter: same chunks, same order
+        assert kept and kept[0].doc_id == "vxs-80-service" and all(-1.0 <= c.similarity <= 1.0 for c in everything)
+        assert [c.score for c in kept] == sorted((c.score for c in kept), reverse=True)
+        stored = unfloored.collection.query.fetch_object_by_id(kept[0].object_id, include_vector=True)
+        expected = cosine(unfloored.embedder.embed_query(query), stored.vector["default"])
+        assert kept[0].similarity == pytest.approx(expected, abs=1e-6)  # against the chunk's own stored vector
+    finally:
+        unfloored.close()
+
+
+@pytest.mark.parametrize("value", [-1.5, 1.01, 2.0])
+def test_min_similarity_outside_minus_one_to_one_is_a_config_error(value):
+    with pytest.raises(ConfigValueError, match="retriever.min_similarity"):
+        RetrieverConfig(name="local", min_similarity=value)
+    assert RetrieverConfig(name="local", min_similarity=None).min_similarity is None
+    assert RetrieverConfig(name="local", min_similarity=-1.0).min_similarity == -1.0
 
 
 def test_build_filter_rejects_unknown_keys_and_bad_values():
