@@ -1,4 +1,4 @@
-"""Start the app, ask it one question (with RAG), print the answer and its sources, shut everything down.
+"""Start the app, ask it one question (with RAG), print the answer and the sources it cites, shut everything down.
 
     python -m phi3ray.serve.ask "How do I replace the VX-220 mechanical seal?" model=tiny
     python -m phi3ray.serve.ask --model pumps "..." model=tiny +adapters.pumps=$HOME/phi3ray_runs/<run>/adapter
@@ -90,13 +90,22 @@ def main(argv: list[str] | None = None) -> None:
         f"finish_reason={answer.choices[0].finish_reason})"
     )
     extra = answer.model_extra or {}
+    cited, retrieved = extra.get("sources") or [], extra.get("retrieved") or []
     if extra.get("rag") == "degraded":
         print("(retrieval was unavailable: answered without sources)")
-    for source in extra.get("sources") or []:
-        print(
-            f"  [{source['number']}] {source['title']} ({source['source']}, object {source['object_id']}, "
-            f"score {source['score']:.2f})"
-        )
+    elif extra.get("rag") == "used" and not retrieved:
+        print("(retrieval found no relevant source)")
+    elif extra.get("rag") == "used" and not cited:
+        print("(the answer cites none of the sources it was given)")
+        for source in retrieved:
+            print(f"  retrieved [{source['number']}] {describe_source(source)}")
+    for source in cited:
+        print(f"  [{source['number']}] {describe_source(source)}")
+
+
+def describe_source(source: dict) -> str:
+    """One source of a response, as ask prints it."""
+    return f"{source['title']} ({source['source']}, object {source['object_id']}, score {source['score']:.2f})"
 
 
 if __name__ == "__main__":

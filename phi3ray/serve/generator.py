@@ -28,7 +28,7 @@ from phi3ray.models.generation import Completion, Sampling, encode_chat, generat
 from phi3ray.names import BASE_ADAPTER
 from phi3ray.rag.prompt import build_prompt
 from phi3ray.rag.retriever import RetrievedChunk
-from phi3ray.serve.openai_schema import ChatRequest, ChatResult, Source
+from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class Generator:
     async def stream(
         self, request: ChatRequest, adapter: str, chunks: list[dict] | None, deadline: float
     ) -> AsyncIterator[ChatResult | str]:
-        """First a ChatResult with the prompt's size and sources, then text pieces, then the final ChatResult."""
+        """A ChatResult with the prompt's size and retrieved sources, then text pieces, then the final ChatResult."""
         row, result = self._prepare(request, adapter, chunks, deadline)
         yield result.model_copy()
         async for event in self._events(row):
@@ -163,18 +163,7 @@ class Generator:
             raise RequestError(400, str(err), param="messages") from err
         prompt = encode_chat(self.tokenizer, messages)
         row = Row(prompt, self._sampling(request, len(prompt)), adapter, deadline)
-        sources = [
-            Source(
-                number=s.number,
-                title=s.title,
-                source=s.source,
-                object_id=str(s.object_id),
-                score=float(s.score),
-                doc_id=s.doc_id,
-            )
-            for s in used
-        ]
-        return row, ChatResult(prompt_tokens=len(prompt), sources=sources)
+        return row, ChatResult(prompt_tokens=len(prompt), retrieved=used)
 
     def _sampling(self, request: ChatRequest, prompt_tokens: int) -> Sampling:
         limit = self.cfg.model.context_length
@@ -267,6 +256,7 @@ def _finish(result: ChatResult, completion: Completion) -> None:
     result.text = completion.text
     result.finish_reason = completion.finish_reason
     result.completion_tokens = completion.completion_tokens
+    result.sources = cited_sources(completion.text, result.retrieved)
 
 
 def _request_error(err: Exception) -> RequestError:

@@ -114,6 +114,14 @@ def _usage(result: ChatResult) -> Usage:
     )
 
 
+def _rag_fields(result: ChatResult, rag: str | None) -> dict:
+    """The answer's RAG fields: sources (cited) and retrieved (in the prompt); both [] when retrieval degraded."""
+    if rag is None:
+        return {}
+    used = rag == "used"
+    return {"sources": result.sources if used else [], "retrieved": result.retrieved if used else [], "rag": rag}
+
+
 def _timeout(seconds: float) -> RequestError:
     return RequestError(504, f"The request timed out after {seconds:g} s.", "timeout_error", code="timeout")
 
@@ -186,8 +194,7 @@ class Ingress:
             model=chat.model,
             choices=[Choice(message=AssistantMessage(content=result.text), finish_reason=result.finish_reason)],
             usage=_usage(result),
-            sources=result.sources if rag == "used" else ([] if rag else None),
-            rag=rag,
+            **_rag_fields(result, rag),
         )
         return JSONResponse(completion.model_dump(exclude_none=True))
 
@@ -214,7 +221,7 @@ class Ingress:
     async def _sse(
         self, chat: ChatRequest, stream: DeploymentResponseGenerator, head: ChatResult, rag: str | None, deadline: float
     ) -> AsyncIterator[str]:
-        """Server-sent events: a role chunk, content chunks, a finish chunk (+ sources), usage if asked, [DONE]."""
+        """Server-sent events: a role chunk, content chunks, a finish chunk (+ RAG fields), usage if asked, [DONE]."""
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
         def event(choices: list[ChunkChoice], **extra) -> str:
@@ -235,8 +242,7 @@ class Ingress:
                     final = item
             if final.finish_reason in (None, "timeout"):
                 raise _timeout(self.cfg.request_timeout_s)
-            sources = final.sources if rag == "used" else ([] if rag else None)
-            yield event([ChunkChoice(delta=Delta(), finish_reason=final.finish_reason)], sources=sources, rag=rag)
+            yield event([ChunkChoice(delta=Delta(), finish_reason=final.finish_reason)], **_rag_fields(final, rag))
             if chat.stream_options is not None and chat.stream_options.include_usage:
                 yield event([], usage=_usage(final))
         except Exception as err:  # the status line is sent already: the error goes in the stream

@@ -1,4 +1,5 @@
-"""HTTP bodies: OpenAI Chat Completions requests and responses, plus phi3ray's `rag` object and `sources`."""
+"""HTTP bodies: OpenAI Chat Completions requests and responses, plus phi3ray's `rag` object, `sources` (the ones
+the answer cites) and `retrieved` (every one put in the prompt), both of phi3ray.rag.prompt.Source."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from phi3ray.rag.prompt import retrieval_query
+from phi3ray.rag.prompt import Source, cited_numbers, retrieval_query
 
 ROLES = ("system", "user", "assistant")
 
@@ -99,17 +100,6 @@ class ChatRequest(BaseModel):
         return [{"role": m.role, "content": m.text} for m in self.messages]
 
 
-class Source(BaseModel):
-    """A retrieved chunk the answer may cite as [number]."""
-
-    number: int
-    title: str
-    source: str
-    object_id: str  # the Weaviate object's UUID
-    score: float
-    doc_id: str | None = None
-
-
 class ChatResult(BaseModel):
     """What the Generator hands back for one request (before it becomes an OpenAI response)."""
 
@@ -117,7 +107,14 @@ class ChatResult(BaseModel):
     finish_reason: str | None = None  # stop | length | timeout | cancelled; None while streaming
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    sources: list[Source] = Field(default_factory=list)
+    retrieved: list[Source] = Field(default_factory=list)  # every source the prompt numbered
+    sources: list[Source] = Field(default_factory=list)  # those the answer cites (cited_sources), once finished
+
+
+def cited_sources(answer: str, retrieved: list[Source]) -> list[Source]:
+    """The sources an answer cites as [n], in order of first citation; numbers no source has are left out."""
+    by_number = {source.number: source for source in retrieved}
+    return [by_number[number] for number in cited_numbers(answer) if number in by_number]
 
 
 class Usage(BaseModel):
@@ -145,7 +142,8 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: Usage
-    sources: list[Source] | None = None  # present when RAG was asked for
+    sources: list[Source] | None = None  # present when RAG was asked for: the sources the answer cites
+    retrieved: list[Source] | None = None  # present when RAG was asked for: every source put in the prompt
     rag: Literal["used", "degraded"] | None = None  # degraded: retrieval failed, answered without sources
 
 
@@ -168,7 +166,8 @@ class ChatCompletionChunk(BaseModel):
     model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None
-    sources: list[Source] | None = None  # on the last chunk, when RAG was asked for
+    sources: list[Source] | None = None  # on the last chunk, when RAG was asked for: the sources the answer cites
+    retrieved: list[Source] | None = None  # on the last chunk, when RAG was asked for: every source in the prompt
     rag: Literal["used", "degraded"] | None = None
 
 

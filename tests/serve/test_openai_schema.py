@@ -3,7 +3,17 @@
 import pytest
 from pydantic import ValidationError
 
-from phi3ray.serve.openai_schema import ChatRequest, describe_validation, error_body
+from phi3ray.rag.prompt import Source
+from phi3ray.serve.openai_schema import (
+    ChatCompletion,
+    ChatRequest,
+    ChatResult,
+    Choice,
+    Usage,
+    cited_sources,
+    describe_validation,
+    error_body,
+)
 
 pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
@@ -71,6 +81,40 @@ def test_error_body_is_openai_s_shape():
     assert error_body("m", "invalid_request_error", "model", "model_not_found") == {
         "error": {"message": "m", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
     }
+
+
+RETRIEVED = [Source(n, f"Manual {n}", f"docs/m{n}.md", f"id-{n}", 1 - n / 10, f"m{n}") for n in (1, 2, 3, 4)]
+
+
+@pytest.mark.parametrize(
+    "answer, cited",
+    [
+        ("Fit the seal dry [3], then torque to 25 Nm [1]. Check for leaks [3].", [3, 1]),  # first citation order
+        ("Both say so [2, 4]; see also [1;2].", [2, 4, 1]),
+        ("As [7] and [0] say, and [2].", [2]),  # numbers no source has are left out
+        ("I do not know: the sources do not contain the answer.", []),
+    ],
+)
+def test_sources_are_the_retrieved_ones_the_answer_cites(answer, cited):
+    assert [s.number for s in cited_sources(answer, RETRIEVED)] == cited
+    assert all(any(s is r for r in RETRIEVED) for s in cited_sources(answer, RETRIEVED))  # the same Source objects
+
+
+def test_a_response_carries_cited_sources_and_every_retrieved_one_as_source_objects():
+    result = ChatResult(text="Replace it [2].", finish_reason="stop", retrieved=RETRIEVED)
+    result.sources = cited_sources(result.text, result.retrieved)
+    body = ChatCompletion(
+        model="pumps",
+        choices=[Choice(message={"content": result.text}, finish_reason="stop")],
+        usage=Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2),
+        sources=result.sources,
+        retrieved=result.retrieved,
+        rag="used",
+    ).model_dump(exclude_none=True)
+    assert [s["number"] for s in body["sources"]] == [2] and len(body["retrieved"]) == 4
+    assert body["sources"][0] == {
+        "number": 2, "title": "Manual 2", "source": "docs/m2.md", "object_id": "id-2", "score": 0.8, "doc_id": "m2"
+    }  # fmt: skip
 
 
 def test_ask_serves_where_serve_run_would(tmp_path):

@@ -44,6 +44,6 @@ def test_evaluation_and_serving_send_the_same_token_ids(ingested, weaviate_serve
         request = ChatRequest(model="phi3", messages=[{"role": "user", "content": QUESTION}], rag={"enabled": rag})
         row, result = generator._prepare(request, BASE_ADAPTER, chunks if rag else None, deadline=math.inf)
         assert row.prompt == encode_chat(tokenizer, expected)
-        assert [s.object_id for s in result.sources] == [s["object_id"] for s in sources]
+        assert [s.object_id for s in result.retrieved] == [s["object_id"] for s in sources]
     assert question.plain[0] == {"role": "system", "content": evaluate.data.system_prompt}
     assert "Sources:\n[1] " in question.rag[-1]["content"] and question.rag[0] == question.plain[0]

@@ -1,9 +1,12 @@
-"""RAG through the app: answers carry sources that are real Weaviate objects; Weaviate down -> 503 or degraded."""
+"""RAG through the app: answers carry the sources they cite and every retrieved one, real Weaviate objects;
+nothing relevant -> no sources; Weaviate down -> 503 or degraded."""
 
 import httpx
 import pytest
 import weaviate
 
+from phi3ray.rag.prompt import Source
+from phi3ray.serve.openai_schema import cited_sources
 from tests.serve.conftest import COLLECTION
 
 QUESTION = [{"role": "user", "content": "How do I replace the mechanical seal of the VX-220?"}]
@@ -27,17 +30,25 @@ def assert_real_sources(sources: list[dict], chunks) -> None:
         assert stored.properties["source"] == source["source"] and 0 < source["score"] <= 1
 
 
+def assert_sources_are_the_cited_ones(answer: str, extra: dict) -> None:
+    """sources: exactly the retrieved sources the answer cites, in citation order (not every retrieved one)."""
+    retrieved = [Source(**s) for s in extra["retrieved"]]
+    assert [Source(**s) for s in extra["sources"]] == cited_sources(answer, retrieved)
+    assert all(s in extra["retrieved"] for s in extra["sources"])
+
+
 def test_rag_answer_cites_real_weaviate_objects(serve_app, chunks):
     answer = serve_app.openai().chat.completions.create(
         model="pumps", messages=QUESTION, max_tokens=24, extra_body={"rag": {"enabled": True, "top_k": 3}}
     )
     extra = answer.model_extra
-    assert extra["rag"] == "used" and len(extra["sources"]) <= 3
-    assert_real_sources(extra["sources"], chunks)
-    assert extra["sources"][0]["doc_id"] == "vx-220-seal-replacement"
+    assert extra["rag"] == "used" and len(extra["retrieved"]) <= 3
+    assert_real_sources(extra["retrieved"], chunks)
+    assert extra["retrieved"][0]["doc_id"] == "vx-220-seal-replacement"
+    assert_sources_are_the_cited_ones(answer.choices[0].message.content, extra)
     plain = serve_app.openai().chat.completions.create(model="pumps", messages=QUESTION, max_tokens=24)
     assert answer.usage.prompt_tokens > plain.usage.prompt_tokens + 50  # the sources went into the prompt
-    assert "sources" not in plain.model_extra and "rag" not in plain.model_extra
+    assert not {"sources", "retrieved", "rag"} & set(plain.model_extra)
 
 
 def test_streamed_rag_answer_ends_with_its_sources(serve_app, chunks):
@@ -47,7 +58,10 @@ def test_streamed_rag_answer_ends_with_its_sources(serve_app, chunks):
     events = list(stream)
     last = [e for e in events if e.choices][-1]
     assert last.choices[0].finish_reason in ("stop", "length") and last.model_extra["rag"] == "used"
-    assert_real_sources(last.model_extra["sources"], chunks)
+    assert_real_sources(last.model_extra["retrieved"], chunks)
+    text = "".join(e.choices[0].delta.content or "" for e in events if e.choices)
+    assert_sources_are_the_cited_ones(text, last.model_extra)
+    assert all("retrieved" not in e.model_extra for e in events if e is not last)  # on the last chunk only
 
 
 def test_filters_and_alpha_reach_weaviate(serve_app, chunks):
@@ -57,9 +71,18 @@ def test_filters_and_alpha_reach_weaviate(serve_app, chunks):
         "max_tokens": 4,
         "rag": {"top_k": 4, "alpha": 0.0, "filters": {"doc_id": ["safety-lockout-tagout", "vx-220-specifications"]}},
     }
-    sources = serve_app.post(body).json()["sources"]
+    sources = serve_app.post(body).json()["retrieved"]
     assert_real_sources(sources, chunks)
     assert {s["doc_id"] for s in sources} <= {"safety-lockout-tagout", "vx-220-specifications"}
+
+
+def test_an_off_topic_question_gets_the_no_sources_prompt_and_empty_source_lists(serve_app):
+    """retriever.min_similarity cuts every chunk: RAG was used, found nothing, and the prompt said so."""
+    body = {"model": "phi3", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+    answer = serve_app.post({**body, "max_tokens": 4, "rag": {"enabled": True}}).json()
+    assert answer["rag"] == "used" and answer["sources"] == [] and answer["retrieved"] == []
+    plain = serve_app.post({**body, "max_tokens": 4}).json()
+    assert answer["usage"]["prompt_tokens"] > plain["usage"]["prompt_tokens"]  # NO_SOURCES went into the prompt
 
 
 def test_weaviate_unreachable_gives_503_naming_it_and_the_server_keeps_serving(edge_app):
@@ -79,7 +102,7 @@ def test_weaviate_unreachable_with_rag_unavailable_degraded_answers_flagged(edge
         model="pumps", messages=QUESTION, max_tokens=8, extra_body={"rag": {"enabled": True}}
     )
     assert answer.choices[0].message.content and answer.model_extra["rag"] == "degraded"
-    assert answer.model_extra["sources"] == []
+    assert answer.model_extra["sources"] == [] and answer.model_extra["retrieved"] == []
 
 
 def test_sources_shrink_so_that_a_long_answer_still_fits_the_context(serve_app, chunks):
@@ -87,5 +110,5 @@ def test_sources_shrink_so_that_a_long_answer_still_fits_the_context(serve_app, 
     short = serve_app.post({**body, "max_tokens": 8}).json()
     long = serve_app.post({**body, "max_tokens": 800}).json()  # the tiny model's context is 1024 tokens
     assert long["usage"]["prompt_tokens"] + 800 <= 1024 < short["usage"]["prompt_tokens"] + 800
-    assert len(long["sources"]) < len(short["sources"])
-    assert_real_sources(short["sources"], chunks)
+    assert len(long["retrieved"]) < len(short["retrieved"])
+    assert_real_sources(short["retrieved"], chunks)

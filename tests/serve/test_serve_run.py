@@ -82,7 +82,7 @@ def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviat
         body = response.json()
         assert body["model"] == "pumps"
         assert body["choices"][0]["message"]["content"].strip()
-        assert body["sources"] and all(s["source"].endswith(".md") for s in body["sources"])
+        assert body["retrieved"] and all(s["source"].endswith(".md") for s in body["retrieved"])
 
         proc.send_signal(signal.SIGINT)
         try:
@@ -125,7 +125,7 @@ def test_serve_deploy_puts_the_app_on_a_ray_start_cluster(ingested, weaviate_ser
                   "rag": {"enabled": True, "top_k": 2}},
         )
         assert response.status_code == 200, response.text
-        assert response.json()["sources"]
+        assert response.json()["retrieved"]
         status = cluster.ray("status", "--address", cluster.dashboard_url, cli="serve", check=False).stdout
         assert "RUNNING" in status, status
     finally:
