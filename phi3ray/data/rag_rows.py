@@ -57,6 +57,7 @@ class RagRowsLineage:
     top_k: int
     alpha: float
     fusion: str
+    min_similarity: float | None
     embedder: str
     gold_share: float
     without_gold: str
@@ -100,7 +101,8 @@ def make_rag_rows(
     """Each example's last user turn with numbered sources from retriever, its answer citing the gold one."""
     cfg: RetrieverConfig = retriever.cfg
     lineage = RagRowsLineage(
-        index=index_lineage(retriever), top_k=cfg.top_k, alpha=cfg.alpha, fusion=cfg.fusion, embedder=cfg.embedder.model,
+        index=index_lineage(retriever), top_k=cfg.top_k, alpha=cfg.alpha, fusion=cfg.fusion, min_similarity=cfg.min_similarity,
+        embedder=cfg.embedder.model,
         gold_share=gold_share, without_gold=without_gold, seed=seed, token_budget=generation.context_token_budget,
     )
     rng = random.Random(seed)

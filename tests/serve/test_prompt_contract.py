@@ -1,5 +1,6 @@
 """One prompt contract: for the same question, chunks and settings, evaluation and serving send the same
-token ids, with and without RAG (phi3ray.rag.prompt builds both)."""
+token ids, with and without RAG, and a RAG-aware training row is those ids followed by its answer
+(phi3ray.rag.prompt builds all three)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import math
 from dataclasses import asdict
 
 from phi3ray.config import load_config, system_prompt_of
+from phi3ray.data.masking import tokenize_example
+from phi3ray.data.rag_rows import make_rag_rows
+from phi3ray.data.readers import Example
 from phi3ray.eval.heldout import HeldoutQuestion
 from phi3ray.eval.variants import build_prompts
 from phi3ray.models.base import load_tokenizer
@@ -34,11 +38,24 @@ def test_evaluation_and_serving_send_the_same_token_ids(ingested, weaviate_serve
     )
     assert question.sources, "retrieval found nothing: the RAG half of the contract would not be tested"
 
+    train = load_config("train", [*settings, "data.rag_context=true"])
     retriever = Retriever(serve.retriever)
     try:  # what the Retriever deployment hands the Generator for this conversation
         chunks = [asdict(c) for c in retriever.search(retrieval_query([{"role": "user", "content": QUESTION}]))]
+        # the training row of the same question, its gold document the one retrieval ranks first
+        example = Example([{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "Like this."}],
+                          "contract:1", [chunks[0]["doc_id"]])
+        [row] = make_rag_rows(
+            [example], retriever, tokenizer, model=train.model, generation=train.generation,
+            system_prompt=train.data.system_prompt, gold_share=1.0, without_gold="abstain", seed=0,
+        ).examples
     finally:
         retriever.close()
+    trained = tokenize_example(tokenizer, row)
+    prompt_ids = encode_chat(tokenizer, question.rag)
+    assert trained.input_ids[: len(prompt_ids)] == prompt_ids  # the prompt, token for token
+    answer = tokenizer.decode([t for t in trained.labels if t != -100])
+    assert answer.startswith("Like this. [1]")  # then the answer, citing the gold source; only it is learned
     generator = Generator.func_or_class(serve)  # the replica's class, in this process
     for rag, expected, sources in ((False, question.plain, []), (True, question.rag, question.sources)):
         request = ChatRequest(model="phi3", messages=[{"role": "user", "content": QUESTION}], rag={"enabled": rag})
