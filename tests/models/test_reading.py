@@ -14,6 +14,8 @@ from phi3ray.models import reading
 from phi3ray.models.tiny import ASSETS
 from phi3ray.rag.prompt import ABSTAIN, INSTRUCTION, NO_SOURCES
 
+pytestmark = pytest.mark.fast  # a tokenizer and text, no model
+
 ROOT = Path(__file__).resolve().parents[2]
 PUMPS = ROOT / "data" / "pumps"
 # the sample's named things: maker, product lines, drive, part numbers, fault codes
