@@ -392,7 +392,7 @@ class EvaluateConfig:
     gate: GateSettings = field(default_factory=GateSettings)
     check_leakage: bool = True  # stop if a held-out question is in the training data
     allow_leakage: bool = False  # report overlaps but go on
-    max_questions: int = -1  # > 0 evaluates the first N held-out questions
+    max_questions: int = -1  # > 0 evaluates N held-out questions, spread evenly over the file
     num_actors: int = 1  # Ray actors evaluating in parallel (a GPU each when available)
     bootstrap_samples: int = 1000
     output_dir: str = "outputs/eval"

@@ -30,7 +30,7 @@ printf '\n== 2/4 fine-tune LoRA adapters on the tiny Phi-3 (Ray Train, 2 workers
 
 printf '\n== 3/4 evaluate base, base+RAG, each adapter with and without RAG on the held-out questions ==\n'
 "$PY" jobs/evaluate.py model=tiny "+adapters.pumps=$ADAPTER" "+adapters.pumps-rag=$RAG_ADAPTER" \
-  max_questions=36 generation.max_new_tokens=64 run_name="$RUN"
+  max_questions=42 generation.max_new_tokens=64 run_name="$RUN"
 
 printf '\n== 4/4 serve: start the app, ask one question with RAG, stop ==\n'
 "$PY" -m phi3ray.serve.ask "How often should the oil chamber of a VXS-80 be inspected?" model=tiny \

@@ -76,7 +76,8 @@ def _parse(row: object, line: int) -> HeldoutQuestion:
 
 
 def read_heldout(path: str | None, max_questions: int = -1) -> list[HeldoutQuestion]:
-    """Every question of the file (or the first max_questions); all bad lines are reported at once."""
+    """Every question of the file, or max_questions of them spread evenly over it (every kind of question a file
+    groups together — answerable, unanswerable — stays represented); all bad lines are reported at once."""
     if not path:
         raise ConfigValueError("data.heldout_file", path, "evaluation needs a held-out JSONL file")
     file = Path(path).expanduser()
@@ -99,4 +100,6 @@ def read_heldout(path: str | None, max_questions: int = -1) -> list[HeldoutQuest
     duplicates = sorted({q.id for q in questions if q.id in seen or seen.add(q.id)})
     if duplicates:
         raise ConfigValueError("data.heldout_file", path, f"duplicate ids: {', '.join(duplicates[:10])}")
-    return questions[:max_questions] if max_questions > 0 else questions
+    if 0 < max_questions < len(questions):
+        return [questions[(2 * i + 1) * len(questions) // (2 * max_questions)] for i in range(max_questions)]  # centred
+    return questions
