@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "tiny-phi3"
 RECIPE_VERSION = 2  # bump when the pre-training recipe below changes
 PRETRAIN_STEPS = 1600  # optimizer steps of pretrain_weights
-PRETRAIN_THREADS = 1  # torch threads: one core steps steadily while the other one serves the rest of the machine
+PRETRAIN_THREADS = 2  # torch threads (the shipped stage 1 ran on 1 while the machine was shared: same recipe, other rounding)
 PRETRAIN_BATCH = 8  # lessons per step
 PRETRAIN_LR = 2e-3
 PROMPT_LOSS_WEIGHT = 0.1  # loss weight of the prompt's tokens; the answer's weigh 1
@@ -225,43 +226,42 @@ def _make(out: Path) -> None:
         shutil.copy(path, out / path.name)
 
 
-def pretrain_weights(steps: int = PRETRAIN_STEPS, seed: int = 0) -> Path:
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the tiny Phi-3's pre-training: its own lessons, optimizer and one-cycle schedule."""
+
+    steps: int
+    lr: float
+    seed: int  # of its lessons (the probe lessons use seed + 1)
+    prompt_weight: float  # loss weight of a prompt token relative to an answer token
+    separate: bool = False  # normalise the answer's and the prompt's loss apart (answer mean + w * prompt mean)
+
+
+# Stage 1 learns the language of manuals, the prompt's layout and the answer's form, with every token weighed
+# (answers 1, prompts PROMPT_LOSS_WEIGHT); stage 2 puts the weight on the answers: reading, citing, abstaining.
+PRETRAIN_STAGES = (
+    Stage(PRETRAIN_STEPS, PRETRAIN_LR, seed=0, prompt_weight=PROMPT_LOSS_WEIGHT),
+    Stage(700, 1e-3, seed=2, prompt_weight=0.05, separate=True),
+)
+
+
+def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0) -> Path:
     """Pre-train the tiny Phi-3 from its seed on generic reading lessons and write its weights into ASSETS.
 
-    About 40 minutes on 2 CPU cores; the weights (~8 MB) are committed so no user pays for it. The loss
-    weighs the assistant's tokens fully and the rest (instructions, sources, questions) by
-    PROMPT_LOSS_WEIGHT: the answer is what has to be learned, the passages' language a little.
+    About an hour on 2 CPU cores; the weights (~8 MB) are committed so no user pays for it. start > 0
+    continues from the weights in ASSETS with stages[start:] (the earlier stages' output).
     """
-    from transformers import AutoTokenizer, GenerationConfig, Phi3ForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, Phi3ForCausalLM
 
-    from phi3ray.models.reading import lessons
-
-    torch.manual_seed(seed)
+    torch.manual_seed(0)
     torch.set_num_threads(PRETRAIN_THREADS)
     tokenizer = AutoTokenizer.from_pretrained(ASSETS)
-    model = Phi3ForCausalLM(tiny_config(tokenizer))
-    rows = lessons(steps * PRETRAIN_BATCH, tokenizer, seed=seed)
-    batches = _length_batches([_tokenize(tokenizer, row) for row in rows], PRETRAIN_BATCH, seed)
-    probe = lessons(PROBE_LESSONS, tokenizer, seed=seed + 1)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.01, betas=(0.9, 0.98))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, PRETRAIN_LR, total_steps=len(batches), pct_start=0.05, final_div_factor=20
-    )
-    bar = tqdm(batches, desc="pre-training the tiny Phi-3 on reading lessons", unit="step", mininterval=5.0)
-    for step, (ids, weights) in enumerate(bar, start=1):
-        model.train()
-        logits = model(input_ids=ids).logits[:, :-1]  # (B, T-1, V)
-        loss_each = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
-        loss = (loss_each * weights[:, 1:]).sum() / weights[:, 1:].sum()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        if step % PROBE_EVERY == 0 or step == len(batches):
-            bar.write(f"step {step}: loss {loss.item():.3f}, {probe_reading(model, tokenizer, probe)}")
+    if start:
+        model = AutoModelForCausalLM.from_pretrained(ASSETS, dtype=torch.float32)
+    else:
+        model = Phi3ForCausalLM(tiny_config(tokenizer))
+    for number, stage in enumerate(stages[start:], start=start + 1):
+        _run_stage(model, tokenizer, stage, f"pre-training the tiny Phi-3, stage {number}/{len(stages)}")
     model.eval()
     end_id = tokenizer.convert_tokens_to_ids("<|end|>")
     model.generation_config = GenerationConfig(
@@ -278,12 +278,47 @@ def pretrain_weights(steps: int = PRETRAIN_STEPS, seed: int = 0) -> Path:
     return ASSETS
 
 
-def _tokenize(tokenizer, row: dict) -> tuple[list[int], list[float]]:
+def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
+    from phi3ray.models.reading import lessons
+
+    rows = lessons(stage.steps * PRETRAIN_BATCH, tokenizer, seed=stage.seed)
+    batches = _length_batches([_tokenize(tokenizer, row, stage.prompt_weight) for row in rows], PRETRAIN_BATCH,
+                              stage.seed)
+    probe = lessons(PROBE_LESSONS, tokenizer, seed=stage.seed + 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, stage.lr, total_steps=len(batches), pct_start=0.05, final_div_factor=20
+    )
+    bar = tqdm(batches, desc=desc, unit="step", mininterval=5.0)
+    for step, (ids, weights) in enumerate(bar, start=1):
+        model.train()
+        logits = model(input_ids=ids).logits[:, :-1]  # (B, T-1, V)
+        loss_each = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+        w = weights[:, 1:]
+        if stage.separate:
+            answer = w == 1.0
+            prompt = (w > 0) & ~answer
+            loss = (loss_each * answer).sum() / answer.sum() + stage.prompt_weight * (
+                (loss_each * prompt).sum() / prompt.sum())
+        else:
+            loss = (loss_each * w).sum() / w.sum()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if step % PROBE_EVERY == 0 or step == len(batches):
+            bar.write(f"step {step}: loss {loss.item():.3f}, {probe_reading(model, tokenizer, probe)}")
+
+
+def _tokenize(tokenizer, row: dict, prompt_weight: float) -> tuple[list[int], list[float]]:
     from phi3ray.data.masking import IGNORE, tokenize_example
     from phi3ray.data.readers import Example
 
     tokenized = tokenize_example(tokenizer, Example(row["messages"], "lesson"))
-    weights = [1.0 if label != IGNORE else PROMPT_LOSS_WEIGHT for label in tokenized.labels]
+    weights = [1.0 if label != IGNORE else prompt_weight for label in tokenized.labels]
     return tokenized.input_ids, weights
 
 
@@ -343,13 +378,13 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m phi3ray.models.tiny")
     parser.add_argument("--pretrain", action="store_true", help="pre-train the weights shipped in the package")
-    parser.add_argument("--steps", type=int, default=PRETRAIN_STEPS)
+    parser.add_argument("--from-stage", type=int, default=1, help="continue from the shipped weights at this stage")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.pretrain:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-        print(pretrain_weights(args.steps))
+        print(pretrain_weights(start=args.from_stage - 1))
     else:
         print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))
