@@ -102,8 +102,9 @@ def fetch_dir(uri: str, marker: str) -> str:
 
 
 def write_text(dest_uri: str, text: str) -> None:
-    """Write one text file to a local path or a URI."""
+    """Write one text file to a local path or a URI, making its folder first (a no-op on object stores)."""
     fs, path = filesystem(dest_uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(path) as f:
         f.write(text.encode("utf-8"))
 
