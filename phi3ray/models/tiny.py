@@ -4,8 +4,9 @@ Its config, tokenizer (Phi-3's special tokens and chat template) and pre-trained
 ``phi3ray/assets/tiny-phi3``; ``ensure_tiny_phi3`` copies them into a local folder, verified and stamped,
 which is then loaded exactly like ``microsoft/Phi-3-mini-4k-instruct``.
 
-A real Phi-3 can read a context; so must this one, or no CPU evaluation could show what RAG does. Its
-weights come from ``pretrain_weights`` (``python -m phi3ray.models.tiny --pretrain``, seeded, ~60 min on
+A real Phi-3 can read a context; this one is meant to, or no CPU evaluation can show what RAG does, and
+today it does not yet (it learnt the answer's form, citing and abstaining, not copying the asked-for
+value: see the probe lines pretraining prints). Its weights come from ``pretrain_weights`` (``python -m phi3ray.models.tiny --pretrain``, seeded, ~60 min on
 2 cores, hence shipped rather than made on first use): next-token training on generic reading lessons
 (phi3ray.models.reading) — questions answered by copying and citing the right one of several numbered
 sources in the serving prompt, or with the abstention sentence when none holds the answer — about a
