@@ -31,7 +31,7 @@ TINY="training.epochs=2 training.learning_rate=1e-3"  # a 2M-parameter model mov
 
 printf '\n== 3/4 evaluate base, base+RAG, each adapter with and without RAG on the held-out questions ==\n'
 "$PY" jobs/evaluate.py model=tiny "+adapters.pumps=$ADAPTER" "+adapters.pumps-rag=$RAG_ADAPTER" \
-  generation.max_new_tokens=64 run_name="$RUN"
+  max_questions=42 generation.max_new_tokens=64 run_name="$RUN"  # 42 of 84, spread evenly: every kind
 
 printf '\n== 4/4 serve: start the app, ask one question with RAG, stop ==\n'
 "$PY" -m phi3ray.serve.ask "How often should the oil chamber of a VXS-80 be inspected?" model=tiny \
