@@ -9,9 +9,9 @@ model learns both to read the right source among wrong ones and to keep the doma
 - the gold chunk is the best chunk of the row's gold documents (``doc_ids``) for the question: the one the
   retriever ranked highest, or, when retrieval missed every gold document, the best one a search restricted
   to them finds (counted as ``gold_fetched``);
-- with probability ``gold_share`` a row shows the gold chunk among the k - 1 best non-gold chunks (in the
-  order retrieval ranked them, the fetched gold at a random place), and its answer cites the gold chunk's
-  number, ``... [2]``; the other rows show k non-gold chunks and answer with prompt.ABSTAIN
+- with probability ``gold_share`` a row shows the gold chunk with the other chunks retrieval found: exactly
+  serving's top k when the gold is among them, else the top k - 1 with the fetched gold at a random place;
+  its answer cites the gold chunk's number, ``... [2]``; the other rows show k non-gold chunks and answer with prompt.ABSTAIN
   (``without_gold=abstain``, the default: the product promises an answer that is cited or declined) or
   from what the adapter learns (``without_gold=memory``, RAFT's choice, which also teaches the adapter to
   answer without support where nobody knows the answer: unanswerable questions then get inventions);
@@ -101,9 +101,9 @@ def make_rag_rows(
     """Each example's last user turn with numbered sources from retriever, its answer citing the gold one."""
     cfg: RetrieverConfig = retriever.cfg
     lineage = RagRowsLineage(
-        index=index_lineage(retriever), top_k=cfg.top_k, alpha=cfg.alpha, fusion=cfg.fusion, min_similarity=cfg.min_similarity,
-        embedder=cfg.embedder.model,
-        gold_share=gold_share, without_gold=without_gold, seed=seed, token_budget=generation.context_token_budget,
+        index=index_lineage(retriever), top_k=cfg.top_k, alpha=cfg.alpha, fusion=cfg.fusion,
+        min_similarity=cfg.min_similarity, embedder=cfg.embedder.model, gold_share=gold_share,
+        without_gold=without_gold, seed=seed, token_budget=generation.context_token_budget,
     )
     rng = random.Random(seed)
     out, cited = [], []
