@@ -3,7 +3,8 @@
 #   - a virtual environment under $PHI3RAY_CACHE/venv with the pinned packages (torch first:
 #     PyPI's Linux wheel is the multi-GB CUDA build, so it is installed alone and cached by pip);
 #   - this checkout installed into it (editable, re-pointed at every call: cheap);
-#   - the weaviate-server binary built from its Go module into $PHI3RAY_CACHE/bin.
+#   - the weaviate-server binary built from its Go module into $PHI3RAY_CACHE/bin;
+#   - Debian's chromium when missing and this runs as root (the report's browser tests render report.html).
 # Source it (`. scripts/install.sh`) to get PHI3RAY_PY and PHI3RAY_CACHE exported.
 set -euo pipefail
 
@@ -51,6 +52,17 @@ if [ ! -x "$WEAVIATE_BIN" ]; then
   "$tmp/weaviate-server" --help >/dev/null 2>&1 || { say "the built weaviate-server does not run"; exit 1; }
   mv "$tmp/weaviate-server" "$WEAVIATE_BIN.tmp" && mv "$WEAVIATE_BIN.tmp" "$WEAVIATE_BIN"
   rm -rf "$tmp"
+fi
+
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian's chromium (the report's browser tests render report.html headless)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } ||
+      say "could not install chromium: tests/eval/test_report_browser.py will skip (and fail where CI=true)"
+  else
+    say "no chromium: tests/eval/test_report_browser.py will skip (as root: apt-get install chromium)"
+  fi
 fi
 
 export PHI3RAY_PY=$VENV/bin/python

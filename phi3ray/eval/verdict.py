@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from phi3ray.eval.scoring import METRICS, metric_spec
 from phi3ray.eval.significance import ALPHA
@@ -115,3 +116,85 @@ def abstention_verdict(results: dict) -> list[str]:
     difference = describe_difference(results, best, BASE_VARIANT, "abstain_recall")
     return [f"Abstention: {best} declines the most unanswerable questions (abstain recall {_num(recall)}, "
             f"precision {_num(precision)}); {difference}."]
+
+
+def chosen_adapter(results: dict, primary: str, gate_adapter: str | None = None) -> str | None:
+    """The adapter the headline speaks for: the gate's, else the one whose best use (with RAG when the +rag
+    variants ran) scores best on the primary metric; None without adapters."""
+    names = [v["name"] for v in results["variants"]]
+    adapters = [n for n in names if n != BASE_VARIANT and not n.endswith(RAG_SUFFIX)]
+    if gate_adapter in adapters or not adapters:
+        return gate_adapter
+    combined = [a + RAG_SUFFIX if a + RAG_SUFFIX in names else a for a in adapters]
+    best = best_variant({"metrics": {v: results["metrics"][v] for v in combined}}, primary)
+    return adapters[combined.index(best)] if best else adapters[0]
+
+
+@dataclass
+class Finding:
+    """One headline question and its answer: 'Does RAG help? No — on F1, base+rag 0.1 vs base 0.2: ...'."""
+
+    question: str
+    answer: str  # Yes | No | Not shown (not significant) | Cannot tell | Higher | Lower | Not evaluated
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.question} {self.answer} — {self.detail}."
+
+
+def _answer(c: dict | None, metric: str) -> str:
+    """The answer a paired difference gives: Yes / No when significant, else Not shown; Cannot tell untested."""
+    if c is None or c["diff"] is None or c["p_value"] is None:
+        return "Cannot tell"
+    if c["p_value"] >= ALPHA or c["diff"] == 0:
+        return "Not shown"
+    better = metric_spec(metric).higher_is_better
+    if better is None:
+        return "Higher" if c["diff"] > 0 else "Lower"
+    return "Yes" if (c["diff"] > 0) == better else "No"
+
+
+def _effect(results: dict, variant: str, reference: str, metric: str) -> str:
+    """'pumps 0.3000 vs base 0.2000: +0.1000 (95% CI +0.0500 to +0.1500, p = 0.0010)'."""
+    c = _comparison(results, variant, reference, metric)
+    values = (f"{variant} {_num(results['metrics'][variant][metric]['value'])} vs "
+              f"{reference} {_num(results['metrics'][reference][metric]['value'])}")
+    if c is None or c["diff"] is None:
+        return f"{values}: no paired data"
+    p = "p n/a" if c["p_value"] is None else f"p = {c['p_value']:.4f}"
+    return f"{values}: {c['diff']:+.4f} (95% CI {_signed(c['ci_low'])} to {_signed(c['ci_high'])}, {p})"
+
+
+def headline(results: dict, primary: str = "f1", gate_adapter: str | None = None) -> list[Finding]:
+    """Three findings, one per question a decision rests on: does RAG help, does the adapter, does the
+    combination beat both (RAG alone and the adapter alone)? Each on the primary metric, with the paired
+    difference, its 95% CI and p; Yes / No only when significant (p < ALPHA)."""
+    names = [v["name"] for v in results["variants"]]
+    label = metric_spec(primary).label
+    rag = BASE_VARIANT + RAG_SUFFIX
+    adapter = chosen_adapter(results, primary, gate_adapter)
+    adapters = [n for n in names if n != BASE_VARIANT and not n.endswith(RAG_SUFFIX)]
+
+    def finding(question: str, variant: str, reference: str) -> Finding:
+        answer = _answer(_comparison(results, variant, reference, primary), primary)
+        return Finding(question, answer, f"on {label}, {_effect(results, variant, reference, primary)}")
+
+    no_rag = "the +rag variants did not run (rag=false)"
+    findings = [finding("Does RAG help?", rag, BASE_VARIANT) if rag in names
+                else Finding("Does RAG help?", "Not evaluated", no_rag)]
+    if adapter is None:
+        return findings + [Finding("Does an adapter help?", "Not evaluated", "no adapter was given"),
+                           Finding("Does the combination beat both?", "Not evaluated", "no adapter was given")]
+    which = adapter
+    if len(adapters) > 1 and adapter != gate_adapter:
+        which += f", the best of {len(adapters)} adapters on {label}"
+    findings.append(finding(f"Does the adapter help ({which})?", adapter, BASE_VARIANT))
+    both = adapter + RAG_SUFFIX
+    if both not in names:
+        return findings + [Finding("Does the combination beat both?", "Not evaluated", no_rag)]
+    answers = [_answer(_comparison(results, both, reference, primary), primary) for reference in (rag, adapter)]
+    answer = ("Yes" if answers == ["Yes", "Yes"] else "No" if "No" in answers
+              else "Cannot tell" if "Cannot tell" in answers else "Not shown")
+    detail = (f"on {label}, against RAG alone {_effect(results, both, rag, primary)}; "
+              f"against the adapter alone {_effect(results, both, adapter, primary)}")
+    return findings + [Finding(f"Does the combination ({both}) beat both?", answer, detail)]
