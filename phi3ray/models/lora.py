@@ -68,10 +68,15 @@ def trainable_targets(model: PeftModel) -> dict[str, int]:
 
 
 def merge_adapter(model_cfg: ModelConfig, adapter_dir: str, out_dir: str) -> str:
-    """Load the base unquantised, fold the adapter into its weights and save a plain transformers model."""
-    from phi3ray.models.base import load_base_model, load_tokenizer
+    """Load the base unquantised, fold the adapter into its weights and save a plain transformers model.
 
-    base = load_base_model(model_cfg)
+    Runs on one rank after training: outside ZeRO-3, whose config the Trainer still holds (the base would
+    otherwise be built partitioned, waiting for ranks that never join)."""
+    from phi3ray.models.base import load_base_model, load_tokenizer
+    from phi3ray.train.zero3 import outside_zero3
+
+    with outside_zero3():
+        base = load_base_model(model_cfg)
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     merged.save_pretrained(out_dir)
     load_tokenizer(model_cfg).save_pretrained(out_dir)

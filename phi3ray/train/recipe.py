@@ -27,12 +27,20 @@ from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.models.lora import apply_lora
 from phi3ray.train.deepspeed_config import configure_cpu_deepspeed_state, deepspeed_dict, precision_flags
 from phi3ray.train.summary import DataStats, TrainSummary
+from phi3ray.train.zero3 import base_device_map, trainable_state_dict, zero3_active
 
 logger = logging.getLogger(__name__)
 
 
 class Phi3Trainer(Trainer):
-    """transformers' Trainer that also logs eval perplexity (exp of the eval loss)."""
+    """transformers' Trainer that also logs eval perplexity (exp of the eval loss) and, under ZeRO-3, saves
+    the adapter by gathering only its own parameters (phi3ray.train.zero3.trainable_state_dict)."""
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        if not (self.is_deepspeed_enabled and self.deepspeed.zero_optimization_partition_weights()):
+            return super().save_model(output_dir, _internal_call)
+        state = trainable_state_dict(self.model, self.args.process_index)  # every rank joins the gather
+        self._save(output_dir or self.args.output_dir, state_dict=state)
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "eval_loss" in logs:
@@ -140,7 +148,7 @@ class LoraTraining:
 
     def _setup_model(self):
         method = self.cfg.method
-        device_map = {"": torch.cuda.current_device()} if method.load_in_4bit and self.use_gpu else None
+        device_map = base_device_map(method.load_in_4bit, self.use_gpu, zero3_active())  # after the arguments
         model = load_base_model(self.cfg.model, method, device_map=device_map)
         model.config.use_cache = False  # no KV cache while training
         return apply_lora(model, method, gradient_checkpointing=self.cfg.training.gradient_checkpointing)
