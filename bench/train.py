@@ -1,6 +1,6 @@
 """Seconds per step of our Ray Train job against plain HF Trainer + peft in one process; peak memory of LoRA vs QLoRA.
 
-    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 DS_ACCELERATOR=cpu HF_HUB_OFFLINE=1 python bench/train.py
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 HF_HUB_OFFLINE=1 python bench/train.py
     python bench/train.py --steps 30 model=phi3-mini-4k scaling.use_gpu=true   # on a GPU machine
 
 Both sides train the same model on the same packed sequences for the same number of steps, with
@@ -21,13 +21,17 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("DS_ACCELERATOR", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from phi3ray.train.deepspeed_config import cpu_accelerator_env  # noqa: E402
+
+for _name, _value in cpu_accelerator_env().items():  # DeepSpeed on the CPU only on a machine without CUDA
+    os.environ.setdefault(_name, _value)
 
 from phi3ray.config import TrainConfig, load_config  # noqa: E402
 

@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray on 127.0.0.1
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("DS_ACCELERATOR", "cpu")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -16,6 +15,10 @@ import pytest
 import torch
 
 from phi3ray.config import compose_config  # noqa: F401  (the tests compose configs as the jobs do)
+from phi3ray.train.deepspeed_config import cpu_accelerator_env
+
+for _name, _value in cpu_accelerator_env().items():  # only without CUDA: gpu tests run DeepSpeed on the GPU
+    os.environ.setdefault(_name, _value)
 from tests.support.weaviate_process import WeaviateProcess
 
 ROOT = Path(__file__).resolve().parents[1]

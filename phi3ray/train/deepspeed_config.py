@@ -51,6 +51,12 @@ def check_combination(cfg: TrainConfig) -> None:
             )
 
 
+def cpu_accelerator_env() -> dict[str, str]:
+    """DS_ACCELERATOR=cpu where this machine has no CUDA (tests, benches, CPU clusters), nothing where it has:
+    exported unconditionally it would also put DeepSpeed on the CPU in a GPU run."""
+    return {} if torch.cuda.is_available() else {"DS_ACCELERATOR": "cpu"}
+
+
 def precision_flags(precision: str) -> dict[str, bool]:
     """TrainingArguments' bf16/fp16 from training.precision (auto: bf16 on CUDA, fp32 on CPU)."""
     if precision == "auto":

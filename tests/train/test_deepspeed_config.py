@@ -1,11 +1,19 @@
 """The DeepSpeed dict handed to HF, precision flags, and combinations rejected before any worker starts."""
 
 import importlib.util
+import re
+from pathlib import Path
 
 import pytest
+import torch
 
 from phi3ray.errors import ConfigValueError
-from phi3ray.train.deepspeed_config import check_combination, deepspeed_dict, precision_flags
+from phi3ray.train.deepspeed_config import (
+    check_combination,
+    cpu_accelerator_env,
+    deepspeed_dict,
+    precision_flags,
+)
 from tests.train.conftest import short_run
 
 pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
@@ -49,3 +57,21 @@ def test_qlora_with_zero3_passes_the_check_on_gpu_workers(tmp_path):
 def test_report_to_a_missing_tracker_says_what_to_install(tmp_path):
     with pytest.raises(ConfigValueError, match="mlflow is not installed: pip install mlflow"):
         check_combination(short_run(tmp_path, "x", "training.report_to=[mlflow]"))
+
+
+def test_ds_accelerator_cpu_only_where_there_is_no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cpu_accelerator_env() == {}  # a GPU run keeps DeepSpeed's CUDA accelerator
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cpu_accelerator_env() == {"DS_ACCELERATOR": "cpu"}
+
+
+def test_nothing_exports_ds_accelerator_unconditionally():
+    """The suite, the benches and CI take DS_ACCELERATOR from cpu_accelerator_env (scripts/quickstart.sh is
+    the CPU quick start and keeps a user's own value)."""
+    root = Path(__file__).resolve().parents[2]
+    files = [*root.glob("tests/**/*.py"), *root.glob("bench/*.py"), *root.glob("bench/*.sh"), root / "scripts/test.sh",
+             root / ".ci/run"]
+    found = [f"{p.relative_to(root)}:{i}" for p in files if p.is_file() and p.name != Path(__file__).name
+             for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"DS_ACCELERATOR\W+cpu", line)]
+    assert found == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from phi3ray.train.deepspeed_config import cpu_accelerator_env
 from tests.support.ray_cluster import LocalRayCluster
 from tests.train.conftest import SHORT_RUN
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_ray_job_submit_trains_the_tiny_model_and_writes_the_adapter(tmp_path):
-    cluster = LocalRayCluster(num_cpus=2, env={"DS_ACCELERATOR": "cpu", "HF_HUB_OFFLINE": "1"}).start()
+    cluster = LocalRayCluster(num_cpus=2, env={**cpu_accelerator_env(), "HF_HUB_OFFLINE": "1"}).start()
     try:
         job_id = f"phi3ray-test-{uuid.uuid4().hex[:8]}"
         overrides = [o for o in SHORT_RUN if not o.startswith("training.max_steps")]

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from transformers.integrations.accelerate import check_and_set_device_map
 from transformers.integrations.deepspeed import HfDeepSpeedConfig, unset_hf_deepspeed_config
 
 from phi3ray.models.lora import merge_adapter
+from phi3ray.train.deepspeed_config import cpu_accelerator_env
 from phi3ray.train.zero3 import base_device_map, outside_zero3, zero3_active
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,11 +68,11 @@ def test_merge_after_a_zero3_run_loads_the_base_on_this_rank_alone(adapter, zero
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the gloo CPU ranks; gpu tests run ZeRO-3 on CUDA")
 def test_zero3_lora_backward_with_frozen_params_and_adapter_only_save():
     """Two gloo ranks: ZeRO-3 with every frozen parameter partitioned (persistence threshold 0), non-reentrant
     checkpointing (transformers#47254: CheckpointError before DeepSpeed#8148), and a save that gathers only LoRA."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    env.setdefault("DS_ACCELERATOR", "cpu")
+    env = {**cpu_accelerator_env(), **os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(ROOT / "tests/support/zero3_ranks.py")], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
