@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from phi3ray.data.chat_template import template_messages
 from phi3ray.models.generation import encode_chat
 from phi3ray.names import END_TOKEN
 
@@ -18,7 +19,8 @@ def answer_token_ids(tokenizer: PreTrainedTokenizerBase, messages: list[dict], a
     assistant's turn; the answer tokens are those after the generation prompt, up to <|end|>."""
     prompt = encode_chat(tokenizer, messages)
     full = tokenizer.apply_chat_template(
-        messages + [{"role": "assistant", "content": answer}], tokenize=True, return_dict=False
+        template_messages(tokenizer, messages + [{"role": "assistant", "content": answer}]), tokenize=True,
+        return_dict=False,
     )
     start = 0
     while start < min(len(prompt), len(full)) and prompt[start] == full[start]:

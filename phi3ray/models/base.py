@@ -39,7 +39,8 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
         tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.revision)
     except OSError as err:
         raise ModelLoadError(path, str(err).splitlines()[0]) from err
-    if tokenizer.pad_token is None:
+    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+        # the hub's Phi-3 tokenizers pad with <|endoftext|>, their EOS: padding would read as "the text ended"
         tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
     tokenizer.padding_side = "left"
     return tokenizer

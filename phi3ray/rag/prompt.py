@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from phi3ray.data.chat_template import template_messages
 from phi3ray.errors import PromptError
 
 if TYPE_CHECKING:  # this module stays free of torch and weaviate: the Serve Ingress imports it
@@ -112,7 +113,9 @@ def build_prompt(
 
 def encode_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> list[int]:
     """Token ids of messages in the tokenizer's chat template (Phi-3's), the assistant's turn opened."""
-    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+    return tokenizer.apply_chat_template(
+        template_messages(tokenizer, messages), add_generation_prompt=True, tokenize=True, return_dict=False
+    )
 
 
 def build_rag_messages(
