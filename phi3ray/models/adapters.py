@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 from peft import PeftModel
 from transformers import PreTrainedModel
 
 from phi3ray.config import MethodConfig, ModelConfig
-from phi3ray.errors import ModelLoadError, UnknownAdapterError
+from phi3ray.errors import ConfigValueError, ModelLoadError, UnknownAdapterError
 from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.names import BASE_ADAPTER
 from phi3ray.storage import fetch_dir
@@ -27,6 +30,38 @@ def fetch_adapter(uri: str) -> str:
         raise ModelLoadError(uri, "not a peft adapter folder (no adapter_config.json)") from err
     except Exception as err:  # pyarrow: OSError, ArrowInvalid (unknown scheme), ArrowNotImplementedError (no gs://)
         raise ModelLoadError(uri, f"cannot download adapter: {err}") from err
+
+
+CARD = "adapter_card.json"  # written next to the adapter by training (phi3ray.train.adapter_card)
+
+
+def trained_revision(folder: str) -> str | None:
+    """The base revision an adapter's card says it was trained on (None: no card, or a local base)."""
+    card = Path(folder) / CARD
+    if not card.is_file():
+        return None
+    return (json.loads(card.read_text(encoding="utf-8")).get("base_model") or {}).get("revision")
+
+
+def pin_revision(model_cfg: ModelConfig, folders: dict[str, str]) -> ModelConfig:
+    """model_cfg at the base revision its adapters were trained on: model.revision when set (an adapter trained
+    on another one is refused), else the one revision their cards record (adapters that disagree are refused)."""
+    revisions = {name: r for name, folder in folders.items() if (r := trained_revision(folder)) is not None}
+    if model_cfg.revision is not None:
+        other = next(((n, r) for n, r in revisions.items() if r != model_cfg.revision), None)
+        if other is not None:
+            raise ConfigValueError("model.revision", model_cfg.revision, f"adapter {other[0]!r} was trained on "
+                                   f"revision {other[1]!r}; set model.revision={other[1]} or drop the adapter")
+        return model_cfg
+    distinct = sorted(set(revisions.values()))
+    if len(distinct) > 1:
+        shown = ", ".join(f"{n}: {r}" for n, r in sorted(revisions.items()))
+        raise ConfigValueError("adapters", sorted(folders), f"trained on different base revisions ({shown}); "
+                               "load them in separate runs or deployments, each with its model.revision")
+    if distinct:
+        logger.info("base %s pinned to revision %s (the adapters' cards)", model_cfg.name_or_path, distinct[0])
+        return dataclasses.replace(model_cfg, revision=distinct[0])
+    return model_cfg
 
 
 class AdapterSet:
@@ -55,7 +90,9 @@ class AdapterSet:
         max_loaded: int = 4,
         method: MethodConfig | None = None,
     ) -> AdapterSet:
-        """Load the base (on the GPU when there is one; 4-bit when method.load_in_4bit) and the first adapters."""
+        """Load the base (on the GPU when there is one; 4-bit when method.load_in_4bit) at the revision the adapters
+        were trained on (pin_revision), and the first adapters."""
+        model_cfg = pin_revision(model_cfg, {name: fetch_adapter(uri) for name, uri in adapters.items()})
         device_map = {"": torch.cuda.current_device()} if torch.cuda.is_available() else None
         model = load_base_model(model_cfg, method, device_map=device_map)
         model.eval()
