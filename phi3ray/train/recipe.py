@@ -39,7 +39,7 @@ class Phi3Trainer(Trainer):
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         if not (self.is_deepspeed_enabled and self.deepspeed.zero_optimization_partition_weights()):
             return super().save_model(output_dir, _internal_call)
-        state = trainable_state_dict(self.model, self.args.process_index)  # every rank joins the gather
+        state = trainable_state_dict(self.deepspeed, self.args.process_index)  # every rank joins the gather
         self._save(output_dir or self.args.output_dir, state_dict=state)
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
@@ -224,7 +224,8 @@ class LoraTraining:
         losses = [h for h in history if "loss" in h]
         final = next((h for h in reversed(history) if "train_loss" in h), {})
         start = evals[0] if evals and evals[0]["step"] == 0 else None
-        revision = self.cfg.model.revision or getattr(self.model.get_base_model().config, "_commit_hash", None)
+        # the commit the hub resolved (a branch or tag in model.revision moves; the commit does not)
+        revision = getattr(self.model.get_base_model().config, "_commit_hash", None) or self.cfg.model.revision
         per_step = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps * self.world_size
         tokens_per_sequence = self.data_stats.train_tokens / max(1, self.data_stats.train_sequences)
         seconds = self.timer.seconds_per_step()

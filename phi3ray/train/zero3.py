@@ -45,18 +45,22 @@ def outside_zero3() -> Iterator[None]:
             hf_deepspeed.set_hf_deepspeed_config(held)
 
 
-def trainable_state_dict(model: torch.nn.Module, rank: int) -> dict[str, torch.Tensor] | None:
+def trainable_state_dict(engine, rank: int) -> dict[str, torch.Tensor] | None:
     """The trainable (LoRA) parameters by their state-dict names, gathered from their ZeRO-3 partitions.
 
     Every rank must call it; only the trainable parameters are all-gathered (a few MB for a rank-16 adapter),
     not the frozen base that ``stage3_gather_16bit_weights_on_model_save`` or DeepSpeed's
     ``_zero3_consolidated_16bit_state_dict`` walk through layer by layer (28 GB of bf16 for phi3-medium).
-    Rank 0 gets the dict (on CPU), the others None.
+    engine is the DeepSpeedEngine; rank 0 gets the dict (on CPU), the others None.
     """
     import deepspeed
 
-    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    named = [(name, p) for name, p in engine.module.named_parameters() if p.requires_grad]
+    optimizer = engine.optimizer
+    if hasattr(optimizer, "checkpoint_event_prologue"):  # as DeepSpeed's own saves: nothing left prefetched in flight
+        optimizer.checkpoint_event_prologue()
     with deepspeed.zero.GatheredParameters([p for _, p in named], modifier_rank=None):
-        if rank != 0:
-            return None
-        return {name: p.detach().to("cpu", copy=True) for name, p in named}
+        state = {name: p.detach().to("cpu", copy=True) for name, p in named} if rank == 0 else None
+    if hasattr(optimizer, "checkpoint_event_epilogue"):
+        optimizer.checkpoint_event_epilogue()
+    return state

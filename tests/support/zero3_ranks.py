@@ -51,6 +51,10 @@ def run(rank: int, world: int, port: int) -> None:
 
     frozen = [p for p in engine.module.parameters() if not p.requires_grad]
     partitioned = sum(p.numel() == 0 for p in frozen)  # released between uses: the recompute must re-gather them
+    engine.eval()  # an evaluation just before the save, as the Trainer runs one: it leaves prefetched params in flight
+    with torch.no_grad():
+        engine(input_ids=ids, labels=ids)
+    engine.train()
     gathered = []
     original = deepspeed.zero.GatheredParameters
 
@@ -60,7 +64,7 @@ def run(rank: int, world: int, port: int) -> None:
             super().__init__(params, *args, **kwargs)
 
     deepspeed.zero.GatheredParameters = Counting
-    state = zero3.trainable_state_dict(engine.module, rank)
+    state = zero3.trainable_state_dict(engine, rank)
     deepspeed.zero.GatheredParameters = original
     full = engine._zero3_consolidated_16bit_state_dict()  # reference: the whole model, gathered layer by layer
     if rank == 0:
