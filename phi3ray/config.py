@@ -458,6 +458,9 @@ class ServeConfig:
     quantize: str = "none"  # none | 4bit: load the base in 4 bits (bitsandbytes NF4) to save memory
     api_key: str | None = None  # bearer key; from ${oc.env:PHI3RAY_API_KEY}
     max_tokens_cap: int = 1024  # requests asking for more get a 400
+    # prompt + completion tokens a request may hold: Phi-3-mini's KV cache (32 layers x 32 KV heads x 96 x K and V) is
+    # 384 KiB per token in bf16, so one 128k request would hold 48 GiB; longer requests get a 400 (context_limit)
+    max_context_tokens: int = 16384
     request_timeout_s: float = 120.0  # a request still unanswered after this gets a 504
     rag_unavailable: str = "error"  # error (503) | degraded (answer without sources, flagged)
     rag_default: bool = False  # use RAG for requests without a `rag` object
@@ -470,6 +473,7 @@ class ServeConfig:
         _one_of("rag_unavailable", self.rag_unavailable, ("error", "degraded"))
         _one_of("quantize", self.quantize, ("none", "4bit"))
         _positive("max_tokens_cap", self.max_tokens_cap)
+        _positive("max_context_tokens", self.max_context_tokens)
         _positive("request_timeout_s", self.request_timeout_s)
         _positive("max_batch_size", self.max_batch_size)
         _positive("batch_wait_timeout_s", self.batch_wait_timeout_s, allow_zero=True)
@@ -483,6 +487,11 @@ class ServeConfig:
                 self.deployments.generator.max_ongoing_requests,
                 f"must be >= max_batch_size ({self.max_batch_size}), or batches never fill",
             )
+
+
+def context_limit(cfg: ServeConfig) -> int:
+    """Tokens a served request may hold: the model's context, capped by max_context_tokens (the KV cache budget)."""
+    return min(cfg.model.context_length, cfg.max_context_tokens)
 
 
 def system_prompt_of(cfg: EvaluateConfig | ServeConfig) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ray import serve
 
-from phi3ray.config import MethodConfig, ServeConfig, system_prompt_of
+from phi3ray.config import MethodConfig, ServeConfig, context_limit, system_prompt_of
 from phi3ray.console import quiet_third_party
 from phi3ray.errors import Phi3RayError, PromptError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
@@ -156,7 +156,7 @@ class Generator:
                 self.tokenizer,
                 system_prompt=self.system_prompt,
                 token_budget=self.cfg.generation.context_token_budget,
-                context_length=self.cfg.model.context_length,
+                context_length=context_limit(self.cfg),
                 answer_tokens=request.requested_max_tokens or self.cfg.generation.max_new_tokens,
             )
         except PromptError as err:
@@ -166,7 +166,7 @@ class Generator:
         return row, ChatResult(prompt_tokens=len(prompt), retrieved=used)
 
     def _sampling(self, request: ChatRequest, prompt_tokens: int) -> Sampling:
-        limit = self.cfg.model.context_length
+        limit = context_limit(self.cfg)
         asked = request.requested_max_tokens
         max_new = asked or min(self.cfg.generation.max_new_tokens, limit - prompt_tokens)
         if prompt_tokens + max(max_new, 1) > limit:

@@ -1,0 +1,32 @@
+"""A served request's context is capped below the model's maximum (max_context_tokens: the KV cache budget)."""
+
+import types
+
+import pytest
+
+from phi3ray.config import context_limit, load_config
+from phi3ray.errors import ConfigValueError
+from phi3ray.serve.generator import Generator, RequestError
+from phi3ray.serve.openai_schema import ChatRequest
+
+pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model
+
+
+def test_a_128k_model_is_served_with_the_capped_context():
+    cfg = load_config("serve", ["model=phi3-mini-128k"])
+    assert cfg.model.context_length == 131072
+    assert context_limit(cfg) == cfg.max_context_tokens == 16384
+    assert context_limit(load_config("serve", ["model=tiny"])) == 1024  # a smaller model keeps its own
+    with pytest.raises(ConfigValueError, match="max_context_tokens=0: must be > 0"):
+        load_config("serve", ["max_context_tokens=0"])
+
+
+def test_a_request_over_the_cap_gets_a_one_line_400():
+    cfg = load_config("serve", ["model=phi3-mini-128k", "max_context_tokens=2048"])
+    replica = types.SimpleNamespace(cfg=cfg, vocab_size=32064)  # _sampling reads only these
+    request = ChatRequest(model="phi3", messages=[{"role": "user", "content": "hi"}], max_tokens=100)
+    Generator.func_or_class._sampling(replica, request, 1900)  # 2000 tokens: fits
+    with pytest.raises(RequestError) as info:
+        Generator.func_or_class._sampling(replica, request, 2000)
+    assert info.value.status == 400 and info.value.code == "context_length_exceeded"
+    assert "maximum context length is 2048 tokens" in str(info.value) and "\n" not in str(info.value)
