@@ -347,8 +347,11 @@ class IngestConfig:
     data: DataConfig = MISSING
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     sync: bool = False  # also delete chunks of documents that changed or disappeared
-    num_embed_actors: int = 0  # embedding actor pool size; 0: one per GPU, or per embed_actor_cpus CPUs without GPUs
-    embed_actor_cpus: int = 1  # CPUs (torch threads) per embedding actor when the cluster has no GPU
+    # one GPU per embedding actor; chosen here, not from the GPUs up at start (an autoscaling cluster starts GPU
+    # nodes only for actors that ask for one)
+    use_gpu: bool = False
+    num_embed_actors: int = 0  # embedding actor pool size; 0: one per GPU up (at least 1), or per embed_actor_cpus CPUs
+    embed_actor_cpus: int = 1  # CPUs (torch threads) per embedding actor without use_gpu
     batch_size: int = 64  # chunks per embedding batch
     queries: list[str] = field(default_factory=list)  # answered after ingestion, to show retrieval
     write_batch_size: int = 200  # objects per Weaviate batch request
@@ -393,7 +396,8 @@ class EvaluateConfig:
     check_leakage: bool = True  # stop if a held-out question is in the training data
     allow_leakage: bool = False  # report overlaps but go on
     max_questions: int = -1  # > 0 evaluates N held-out questions, spread evenly over the file
-    num_actors: int = 1  # Ray actors evaluating in parallel (a GPU each when available)
+    num_actors: int = 1  # Ray actors evaluating in parallel
+    use_gpu: bool = False  # one GPU per actor (an autoscaling cluster starts GPU nodes for them); false: CPU actors
     bootstrap_samples: int = 1000
     output_dir: str = "outputs/eval"
     run_name: str | None = None  # run folder under output_dir; None = a timestamp

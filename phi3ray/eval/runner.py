@@ -110,18 +110,25 @@ def collect_lineage(settings: EvaluateConfig) -> dict:
     }
 
 
+def actor_resources(settings: EvaluateConfig) -> dict[str, float]:
+    """What each evaluation actor asks Ray for: from the config (use_gpu), not from the nodes up at start, so
+    that on an autoscaling cluster a GPU actor brings up a GPU node instead of running on the CPU head."""
+    return {"num_cpus": 1, "num_gpus": 1 if settings.use_gpu else 0}
+
+
 def answer_all(
     prompts: list[QuestionPrompts], variants: list[Variant], settings: EvaluateConfig
 ) -> dict[tuple[str, str], AnswerRecord]:
-    """Send batches of questions to num_actors Ray actors (a GPU each when the cluster has GPUs);
+    """Send batches of questions to num_actors Ray actors (a GPU each with use_gpu);
     each actor loads the model once and answers every variant of its batches. One bar over questions."""
     if not ray.is_initialized():
         ray.init()
     resources = ray.cluster_resources()
-    gpus = 1 if resources.get("GPU", 0) >= 1 else 0
-    if settings.num_actors > resources.get("GPU" if gpus else "CPU", 0):
-        logger.warning("num_actors=%d but the cluster has %s; some actors will wait", settings.num_actors, resources)
-    actor_cls = ray.remote(num_cpus=1, num_gpus=gpus)(EvalWorker)
+    asks = actor_resources(settings)
+    if settings.num_actors > resources.get("GPU" if asks["num_gpus"] else "CPU", 0):
+        logger.warning("num_actors=%d but the cluster has %s now; some actors wait (or the autoscaler adds nodes)",
+                       settings.num_actors, resources)
+    actor_cls = ray.remote(**asks)(EvalWorker)
     items = [WorkItem(p.question.id, p.plain, p.rag, p.question.answer) for p in prompts]
     batches = [items[i : i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
     actors = [

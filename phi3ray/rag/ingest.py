@@ -108,14 +108,13 @@ class EmbedPool(NamedTuple):
 def embed_pool(cfg: IngestConfig, resources: dict[str, float], rows: int) -> EmbedPool:
     """The actor pool that embeds `rows` chunks on a cluster with these resources.
 
-    One actor per GPU, else one per embed_actor_cpus CPUs; num_embed_actors > 0 fixes the count (the
-    kind of actor still follows the cluster). Never more actors than batches to embed.
+    use_gpu: one actor per GPU up now (at least one: the autoscaler adds GPU nodes for it), else one per
+    embed_actor_cpus CPUs; num_embed_actors > 0 fixes the count. Never more actors than batches to embed.
     """
-    gpus = int(resources.get("GPU", 0))
     per_cpus = cfg.embed_actor_cpus
-    auto = gpus if gpus else max(1, int(resources.get("CPU", 1)) // per_cpus)
+    auto = max(1, int(resources.get("GPU", 0))) if cfg.use_gpu else max(1, int(resources.get("CPU", 1)) // per_cpus)
     actors = max(1, min(cfg.num_embed_actors or auto, -(-rows // cfg.batch_size)))
-    return EmbedPool(actors, 1, 1) if gpus else EmbedPool(actors, 0, per_cpus)
+    return EmbedPool(actors, 1, 1) if cfg.use_gpu else EmbedPool(actors, 0, per_cpus)
 
 
 class EmbedChunks:

@@ -22,7 +22,7 @@ from ray import serve
 
 from phi3ray.config import MethodConfig, ServeConfig, context_limit, system_prompt_of
 from phi3ray.console import quiet_third_party
-from phi3ray.errors import Phi3RayError, PromptError, RequestError, UnknownAdapterError
+from phi3ray.errors import HardwareError, Phi3RayError, PromptError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
@@ -70,6 +70,12 @@ def plan_groups(rows: list[Row], max_adapters: int) -> list[list[int]]:
     return groups + ([current] if current else [])
 
 
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @serve.deployment
 class Generator:
     """The base loaded once (bf16 on GPU, float32 on CPU, or 4-bit) plus the configured adapters."""
@@ -77,6 +83,9 @@ class Generator:
     def __init__(self, cfg: ServeConfig):
         quiet_third_party()  # this replica's process is an entry point too
         self.cfg = cfg
+        gpus = cfg.deployments.generator.num_gpus
+        if gpus > 0 and not torch_cuda_available():  # never a silent float32 model on the CPU of a GPU deployment
+            raise HardwareError(f"deployments.generator.num_gpus={gpus} but this replica sees no CUDA device")
         self.system_prompt = system_prompt_of(cfg)
         method = MethodConfig(name="qlora", load_in_4bit=True) if cfg.quantize == "4bit" else None
         self.adapters = AdapterSet.load(cfg.model, cfg.adapters, cfg.max_adapters_per_replica, method)

@@ -226,10 +226,13 @@ def test_objects_weaviate_refuses_are_each_reported_with_their_source_and_fail_t
     assert f"{len(chunks)} chunk(s) failed to write (0 written)" in str(err.value)
 
 
-def test_the_embedding_pool_follows_the_cluster_unless_sized():
+def test_the_embedding_pool_follows_the_config_and_the_cluster_unless_sized():
     cfg = validate(compose_config("ingest"))  # batch_size 64
+    gpu = validate(compose_config("ingest", ["use_gpu=true"]))
     assert embed_pool(cfg, {"CPU": 16.0}, 5000) == EmbedPool(16, 0, 1)
-    assert embed_pool(cfg, {"CPU": 64.0, "GPU": 8.0}, 5000) == EmbedPool(8, 1, 1)
+    assert embed_pool(cfg, {"CPU": 64.0, "GPU": 8.0}, 5000) == EmbedPool(64, 0, 1)  # GPUs up, but not asked for
+    assert embed_pool(gpu, {"CPU": 64.0, "GPU": 8.0}, 5000) == EmbedPool(8, 1, 1)
+    assert embed_pool(gpu, {"CPU": 2.0}, 5000) == EmbedPool(1, 1, 1)  # no GPU node up yet: asks the autoscaler for one
     assert embed_pool(cfg, {"CPU": 16.0}, 130) == EmbedPool(3, 0, 1)  # no more actors than batches
     assert embed_pool(cfg, {"CPU": 16.0}, 1) == EmbedPool(1, 0, 1)
     four_threads = validate(compose_config("ingest", ["embed_actor_cpus=4"]))
@@ -237,5 +240,6 @@ def test_the_embedding_pool_follows_the_cluster_unless_sized():
     assert embed_pool(four_threads, {"CPU": 2.0}, 5000) == EmbedPool(1, 0, 4)  # Ray waits for a node with 4 CPUs
     fixed = validate(compose_config("ingest", ["num_embed_actors=3"]))
     assert embed_pool(fixed, {"CPU": 2.0}, 5000) == EmbedPool(3, 0, 1)
-    assert embed_pool(fixed, {"GPU": 8.0}, 5000) == EmbedPool(3, 1, 1)
-    assert str(embed_pool(cfg, {"CPU": 2.0, "GPU": 1.0}, 5000)) == "1 embedding actor(s) of 1 GPU"
+    fixed_gpu = validate(compose_config("ingest", ["num_embed_actors=3", "use_gpu=true"]))
+    assert embed_pool(fixed_gpu, {"GPU": 8.0}, 5000) == EmbedPool(3, 1, 1)
+    assert str(embed_pool(gpu, {"CPU": 2.0, "GPU": 1.0}, 5000)) == "1 embedding actor(s) of 1 GPU"

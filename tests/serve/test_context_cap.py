@@ -1,11 +1,12 @@
-"""A served request's context is capped below the model's maximum (max_context_tokens: the KV cache budget)."""
+"""GPU and context choices from the config: a served request's context capped below the model's maximum
+(max_context_tokens: the KV cache budget), a GPU Generator that refuses the CPU, evaluation actors' GPUs."""
 
 import types
 
 import pytest
 
 from phi3ray.config import context_limit, load_config
-from phi3ray.errors import ConfigValueError
+from phi3ray.errors import ConfigValueError, HardwareError
 from phi3ray.serve.generator import Generator, RequestError
 from phi3ray.serve.openai_schema import ChatRequest
 
@@ -30,3 +31,16 @@ def test_a_request_over_the_cap_gets_a_one_line_400():
         Generator.func_or_class._sampling(replica, request, 2000)
     assert info.value.status == 400 and info.value.code == "context_length_exceeded"
     assert "maximum context length is 2048 tokens" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_gpu_generator_without_cuda_refuses_to_start_on_the_cpu():
+    cfg = load_config("serve", ["model=tiny", "deployments.generator.num_gpus=1"])
+    with pytest.raises(HardwareError, match="deployments.generator.num_gpus=1.0 but this replica sees no CUDA device"):
+        Generator.func_or_class(cfg)
+
+
+def test_evaluation_actors_ask_for_a_gpu_from_the_config():
+    from phi3ray.eval.runner import actor_resources
+
+    assert actor_resources(load_config("evaluate", ["model=tiny"])) == {"num_cpus": 1, "num_gpus": 0}
+    assert actor_resources(load_config("evaluate", ["model=tiny", "use_gpu=true"])) == {"num_cpus": 1, "num_gpus": 1}
