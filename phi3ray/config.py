@@ -66,7 +66,7 @@ class MethodConfig:
     quant_type: str = "nf4"  # nf4 | fp4
     double_quant: bool = True  # quantise the quantisation constants too (~0.4 bit/param saved)
     compute_dtype: str = "bfloat16"  # dtype of the 4-bit matmuls
-    quant_storage: str = "uint8"  # storage dtype of 4-bit weights; ZeRO-3 needs it = compute_dtype
+    quant_storage: str = "auto"  # storage dtype of 4-bit weights; auto: compute_dtype under ZeRO-3 (which shards them), else uint8
 
     def __post_init__(self) -> None:
         _one_of("method.name", self.name, ("lora", "qlora"))
@@ -78,7 +78,7 @@ class MethodConfig:
             raise ConfigValueError("method.target_modules", self.target_modules, "must name at least one module")
         _one_of("method.quant_type", self.quant_type, ("nf4", "fp4"))
         _one_of("method.compute_dtype", self.compute_dtype, ("bfloat16", "float16", "float32"))
-        _one_of("method.quant_storage", self.quant_storage, ("uint8", "bfloat16", "float16", "float32"))
+        _one_of("method.quant_storage", self.quant_storage, ("auto", "uint8", "bfloat16", "float16", "float32"))
         if self.name == "qlora" and not self.load_in_4bit:
             raise ConfigValueError("method.load_in_4bit", self.load_in_4bit, "method=qlora needs a 4-bit base")
 
@@ -319,12 +319,13 @@ class TrainConfig:
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
     def __post_init__(self) -> None:
-        if self.method.load_in_4bit and self.deepspeed.stage == 3 and self.method.quant_storage != self.method.compute_dtype:
+        if self.method.load_in_4bit and self.deepspeed.stage == 3 and self.method.quant_storage not in (
+                "auto", self.method.compute_dtype):
             raise ConfigValueError(
                 "method.quant_storage",
                 self.method.quant_storage,
                 f"QLoRA with ZeRO-3 shards the 4-bit weights, so quant_storage must equal "
-                f"method.compute_dtype ({self.method.compute_dtype})",
+                f"method.compute_dtype ({self.method.compute_dtype}); leave it auto",
             )
 
 

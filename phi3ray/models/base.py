@@ -47,13 +47,19 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
 
 
 def quantization_config(method: MethodConfig) -> BitsAndBytesConfig:
-    """The QLoRA paper's 4-bit base: NF4, double quantisation, compute and storage dtypes from config."""
+    """The QLoRA paper's 4-bit base: NF4, double quantisation, compute and storage dtypes from config
+    (quant_storage auto: the compute dtype while ZeRO-3 is on, so that it can shard the 4-bit weights, else uint8)."""
+    from phi3ray.train.zero3 import zero3_active
+
+    storage = method.quant_storage
+    if storage == "auto":
+        storage = method.compute_dtype if zero3_active() else "uint8"
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=method.quant_type,
         bnb_4bit_use_double_quant=method.double_quant,
         bnb_4bit_compute_dtype=getattr(torch, method.compute_dtype),
-        bnb_4bit_quant_storage=getattr(torch, method.quant_storage),
+        bnb_4bit_quant_storage=getattr(torch, storage),
     )
 
 

@@ -30,12 +30,9 @@ def module_names(model: PreTrainedModel) -> set[str]:
     return {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
 
 
-def apply_lora(model: PreTrainedModel, method: MethodConfig, gradient_checkpointing: bool = False) -> PeftModel:
-    """Wrap model with LoRA on method.target_modules; a 4-bit base is first prepared for k-bit training.
-
-    Raises ConfigValueError naming the missing modules when a target does not exist in the model
-    (the classic Phi-3 mistake: q_proj/k_proj/v_proj, which Phi-3 fuses into qkv_proj).
-    """
+def check_targets(model: PreTrainedModel, method: MethodConfig) -> None:
+    """Raise ConfigValueError naming the missing modules when a target does not exist in the model
+    (the classic Phi-3 mistake: q_proj/k_proj/v_proj, which Phi-3 fuses into qkv_proj)."""
     present = module_names(model)
     missing = [m for m in method.target_modules if m not in present]
     if missing:
@@ -44,6 +41,12 @@ def apply_lora(model: PreTrainedModel, method: MethodConfig, gradient_checkpoint
             "method.target_modules", list(method.target_modules),
             f"{', '.join(missing)} not in {type(model).__name__}; its projections are {', '.join(linear)}",
         )
+
+
+def apply_lora(model: PreTrainedModel, method: MethodConfig, gradient_checkpointing: bool = False) -> PeftModel:
+    """Wrap model with LoRA on method.target_modules (check_targets first); a 4-bit base is first prepared for
+    k-bit training."""
+    check_targets(model, method)
     if method.load_in_4bit:
         model = prepare_model_for_kbit_training(
             model,

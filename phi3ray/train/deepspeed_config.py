@@ -40,7 +40,8 @@ def check_combination(cfg: TrainConfig) -> None:
         raise ConfigValueError(
             "deepspeed.name", cfg.deepspeed.name,
             "QLoRA with ZeRO-3 needs GPU workers (scaling.use_gpu=true): on CPU bitsandbytes keeps 4-bit "
-            "weights packed as uint8, which ZeRO-3 can neither shard nor save; use deepspeed=zero2 or none",
+            "weights packed as uint8, which ZeRO-3 can neither shard nor save; set scaling.use_gpu=true, or use "
+            "deepspeed=zero2 or none",
         )
     if cfg.training.precision == "fp16" and cpu:
         raise ConfigValueError("training.precision", "fp16", "fp16 mixed precision needs GPU workers; use fp32 or bf16")

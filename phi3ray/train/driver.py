@@ -26,6 +26,7 @@ from phi3ray.storage import expand_path, file_sha256, is_uri, join
 from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
+from phi3ray.train.preflight import preflight
 from phi3ray.train.summary import TrainSummary
 from phi3ray.train.worker import train_loop_per_worker
 
@@ -116,6 +117,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
     run_uri = run_dir(cfg.run)
     check_run_folder(cfg, run_uri)
     model_path(cfg.model)  # a model made on first use (the tiny Phi-3) is made here, whole: workers only read it
+    preflight(cfg, data)  # meta-device model, LoRA targets, chat template, the combination: before any worker
     rag_lineage = None
     if cfg.data.rag_context:  # every question with the sources serving would show it (RAFT), made here, once
         data, rag_lineage = rag_training_data(cfg, data, join(run_uri, RAG_ROWS_FILE))
