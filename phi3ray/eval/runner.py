@@ -26,7 +26,6 @@ from phi3ray.eval.variants import QuestionPrompts, Variant, build_matrix, build_
 from phi3ray.eval.verdict import write_verdict
 from phi3ray.eval.worker import AnswerRecord, EvalWorker, WorkItem
 from phi3ray.models.base import load_tokenizer
-from phi3ray.rag.prompt import SEPARATOR
 from phi3ray.storage import expand_path
 
 logger = logging.getLogger(__name__)
@@ -168,8 +167,8 @@ def write_answers(
     scores: dict[str, list[dict]],
     retrieval: list[dict] | None,
 ) -> None:
-    """One line per question x variant: the answer, its scores and (for +rag) the sources it was shown, with the
-    text it was shown of each."""
+    """One line per question x variant: the answer, its scores and (for +rag) the sources it was shown, each with
+    the text the prompt showed of it."""
     with path.open("w", encoding="utf-8") as out:
         for i, prompt in enumerate(prompts):
             for variant in variants:
@@ -189,26 +188,10 @@ def write_answers(
                     "prompt_tokens": record.prompt_tokens,
                     "completion_tokens": record.completion_tokens,
                     "finish_reason": record.finish_reason,
-                    "sources": shown_sources(prompt) if variant.rag else [],
+                    "sources": prompt.sources if variant.rag else [],
                     "retrieval": retrieval[i] if variant.rag and retrieval else None,
                 }
                 out.write(json.dumps(_json_ready(row), ensure_ascii=False) + "\n")
-
-
-def shown_sources(prompt: QuestionPrompts) -> list[dict]:
-    """The RAG prompt's sources, each with the text the model was shown as "text" ("heading\\nchunk text", the last
-    one maybe cut), read back from the last user turn where rag.prompt.build_rag_messages wrote them:
-    "...Sources:\\n[1] <text><SEPARATOR>[2] <text><SEPARATOR>Question: ..."."""
-    content = next(m["content"] for m in reversed(prompt.rag) if m["role"] == "user")
-    found, at = [], content.find("Sources:\n")
-    for i, source in enumerate(prompt.sources):
-        marker = ("Sources:\n" if i == 0 else SEPARATOR) + f"[{source['number']}] "
-        at = content.find(marker, at)
-        if at < 0:
-            raise ValueError(f"source [{source['number']}] is not in the RAG prompt of {prompt.question.id}")
-        found.append((at, at + len(marker)))  # where its marker starts, where its text starts
-    ends = [marker for marker, _ in found[1:]] + [content.rfind(SEPARATOR + "Question: ")]
-    return [source | {"text": content[start:end]} for source, (_, start), end in zip(prompt.sources, found, ends)]
 
 
 def _public_config(settings: EvaluateConfig) -> dict:

@@ -63,6 +63,7 @@ class Source:
     object_id: str
     score: float
     doc_id: str
+    text: str = ""  # what the prompt showed of the chunk: its heading line and text (the last source maybe cut)
 
 
 def with_system_prompt(messages: list[dict], system_prompt: str | None) -> list[dict]:
@@ -132,8 +133,9 @@ def build_rag_messages(
         raise PromptError("a RAG request needs at least one message with role 'user'")
     entries = fit_sources(chunks, tokenizer, token_budget)
     sources = [
-        Source(number=n, title=c.title, source=c.source, object_id=c.object_id, score=c.score, doc_id=c.doc_id)
-        for n, (c, _) in enumerate(entries, start=1)
+        Source(number=n, title=c.title, source=c.source, object_id=c.object_id, score=c.score, doc_id=c.doc_id,
+               text=entry.removeprefix(f"[{n}] "))
+        for n, (c, entry) in enumerate(entries, start=1)
     ]
     question = messages[last_user]["content"]
     if entries:

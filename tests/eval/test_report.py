@@ -219,7 +219,7 @@ def test_answers_read_back_question_by_question(report_run):
     assert [t1.is_right(v) for v in VARIANTS] == [False, True, True, True]
     assert t1.spread("key_terms") == 1.0 and u1.spread("key_terms") is None
     assert t1.spread("perplexity") == pytest.approx(NLL["base"] - NLL["pumps+rag"])  # on log-loss
-    # each source carries the text the RAG prompt showed the model, read back from that prompt
+    # each source carries the text the RAG prompt showed the model (rag.prompt.Source.text)
     assert [(s["number"], s["doc_id"], s["text"]) for s in t1.sources] == [
         (1, "doc-t1a", "Manual doc-t1a — Settings\nPump t1a runs at 10 bar.\n\nCheck the seal monthly."),
         (2, "other-t1a-0", "Manual other-t1a-0 — Settings\nPump X0 runs at 99 psi."),

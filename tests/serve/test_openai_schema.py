@@ -83,7 +83,8 @@ def test_error_body_is_openai_s_shape():
     }
 
 
-RETRIEVED = [Source(n, f"Manual {n}", f"docs/m{n}.md", f"id-{n}", 1 - n / 10, f"m{n}") for n in (1, 2, 3, 4)]
+RETRIEVED = [Source(n, f"Manual {n}", f"docs/m{n}.md", f"id-{n}", 1 - n / 10, f"m{n}", f"Manual {n}\nText {n}.")
+             for n in (1, 2, 3, 4)]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +114,8 @@ def test_a_response_carries_cited_sources_and_every_retrieved_one_as_source_obje
     ).model_dump(exclude_none=True)
     assert [s["number"] for s in body["sources"]] == [2] and len(body["retrieved"]) == 4
     assert body["sources"][0] == {
-        "number": 2, "title": "Manual 2", "source": "docs/m2.md", "object_id": "id-2", "score": 0.8, "doc_id": "m2"
+        "number": 2, "title": "Manual 2", "source": "docs/m2.md", "object_id": "id-2", "score": 0.8, "doc_id": "m2",
+        "text": "Manual 2\nText 2.",
     }  # fmt: skip
 
 
