@@ -10,7 +10,9 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 cd "$ROOT"
-export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
+export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0
+# DeepSpeed on the CPU only where there is no CUDA (phi3ray.train.deepspeed_config.cpu_accelerator_env decides)
+eval "$("$PHI3RAY_PY" -c 'from phi3ray.train.deepspeed_config import cpu_accelerator_env as e; print("".join(f"export {k}={v}; " for k, v in e().items()))')"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY=$PHI3RAY_PY
 RUNS=${PHI3RAY_RUNS:-$HOME/phi3ray_runs}
