@@ -20,6 +20,8 @@ def main(cfg: DictConfig) -> None:
     with job_console("train"):  # bad data rows, bad settings, a failed run: one message, exit 1
         result = fit(validate(cfg))
     print(f"adapter saved to {result.adapter_path}")
+    if result.model_version:
+        print(f"registered as MLflow model version {result.model_version} (models:/{result.model_version})")
     s = result.summary
     print(f"eval loss {s.eval_loss_start} -> {s.eval_loss} after {s.global_step} steps")
 

@@ -307,6 +307,19 @@ class GenerationSettings:
 
 
 @dataclass
+class TrackingSettings:
+    """MLflow (phi3ray/tracking.py): runs for training and evaluation, adapters as registered model versions."""
+
+    enabled: bool = True  # false: no MLflow at all (nothing logged, registered or promoted)
+    uri: str | None = None  # a tracking server (http://host:5000) or store URI; None: sqlite:///<root>/mlflow.db
+    root: str | None = None  # the local store's folder (mlflow.db, artifacts/); None: run.storage_path when local,
+    # else $PHI3RAY_RUNS or ~/phi3ray_runs (evaluation: the store the adapter's card names)
+    experiment: str = "phi3ray"  # MLflow experiment of training and evaluation runs
+    registered_model: str | None = None  # training registers the adapter here; None: <data.name>-<model.name>
+    alias: str = "champion"  # evaluation's gate moves this alias to the adapter's version when it passes
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = MISSING
     method: MethodConfig = MISSING
@@ -317,6 +330,7 @@ class TrainConfig:
     scaling: ScalingSettings = field(default_factory=ScalingSettings)
     run: RunSettings = field(default_factory=RunSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
     def __post_init__(self) -> None:
         if self.method.load_in_4bit and self.deepspeed.stage == 3 and self.method.quant_storage not in (
@@ -394,6 +408,7 @@ class EvaluateConfig:
     adapters: dict[str, str] = field(default_factory=dict)  # name -> peft folder or URI
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     gate: GateSettings = field(default_factory=GateSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
     check_leakage: bool = True  # stop if a held-out question is in the training data
     allow_leakage: bool = False  # report overlaps but go on
     max_questions: int = -1  # > 0 evaluates N held-out questions, spread evenly over the file
@@ -473,6 +488,7 @@ class ServeConfig:
     batch_wait_timeout_s: float = 0.1  # how long the first request of a batch waits for others (adds to TTFT)
     max_adapters_per_replica: int = 4  # adapters resident per Generator replica; LRU loads the rest on demand
     deployments: ServeDeployments = field(default_factory=ServeDeployments)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)  # resolves adapters named models:/<name>@<alias>
 
     def __post_init__(self) -> None:
         _one_of("rag_unavailable", self.rag_unavailable, ("error", "degraded"))

@@ -183,3 +183,20 @@ class RequestError(Phi3RayError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class TrackingUnavailableError(Phi3RayError):
+    """The MLflow tracking server named by tracking.uri does not answer."""
+
+    def __init__(self, uri: str, why: str):
+        self.uri, self.why = uri, why
+        super().__init__(f"MLflow at {uri} is unreachable: {why}; start it, fix tracking.uri, "
+                         "or set tracking.enabled=false")
+
+
+class RegistryError(Phi3RayError):
+    """A models:/ adapter the registry cannot give: unknown model, alias or version, or another base."""
+
+    def __init__(self, uri: str, why: str):
+        self.uri, self.why = uri, why
+        super().__init__(f"adapter {uri}: {why}")

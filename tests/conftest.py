@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray on 127.0.0.1
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the runs folder (and so the default MLflow store, phi3ray/tracking.py) of every test: never the user's ~/phi3ray_runs
+os.environ["PHI3RAY_RUNS"] = tempfile.mkdtemp(prefix="phi3ray-test-runs-")
 
 from pathlib import Path
 

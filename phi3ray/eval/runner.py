@@ -27,6 +27,7 @@ from phi3ray.eval.verdict import write_verdict
 from phi3ray.eval.worker import AnswerRecord, EvalWorker, WorkItem
 from phi3ray.models.base import load_tokenizer
 from phi3ray.storage import expand_path
+from phi3ray.tracking import resolve_eval_adapters, start_evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,13 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
     (after writing every output) when the gate is set and an adapter fails it."""
     started = time.perf_counter()
     check_gate_settings(settings)
+    settings, versions = resolve_eval_adapters(settings)  # adapters named models:/<name>@<alias> -> their folders
     questions = read_heldout(settings.data.heldout_file, settings.max_questions)
     overlaps = []
     if settings.check_leakage:
         overlaps = guard_leakage(questions, settings.data.train_files, settings.allow_leakage)
     lineage = collect_lineage(settings)
+    tracker = start_evaluation(settings, lineage, versions)  # MLflow run; finds each adapter's registered version
     variants = build_matrix(list(settings.adapters), settings.rag)
     logger.info("evaluating %d questions x %d variants: %s", len(questions), len(variants), [v.name for v in variants])
     system_prompt = system_prompt_of(settings)
@@ -87,6 +90,7 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
         "retrieval": summary.retrieval,
         "by_kind": [asdict(row) for row in summary.by_kind],
         "gate": None if gate is None else {**asdict(gate), "passed": gate.passed, "lines": gate.lines()},
+        "tracking": None if tracker is None else tracker.describe(),
     }
     results["verdict"] = write_verdict(_json_ready(results), primary=settings.gate.metric or "f1")
     results["timings"] = timings | {"total_s": time.perf_counter() - started}
@@ -95,6 +99,8 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
     write_answers(run_dir / "answers.jsonl", prompts, variants, records, scores, retrieval)
     report_md, report_html = write_report(results, run_dir)
     logger.info("report: %s", report_md)
+    if tracker is not None:  # metrics and the run folder to MLflow; the gate moves the alias or tags the rejection
+        tracker.finish(results, run_dir, gate)
     if gate is not None and not gate.passed:
         raise PromotionGateError(gate.lines(), str(report_md))
     return EvalRun(run_dir, results, report_md, report_html, gate)

@@ -21,8 +21,10 @@ from phi3ray.config import TrainConfig
 from phi3ray.data.rag_rows import RAG_ROWS_FILE, rag_training_data
 from phi3ray.data.readers import ReadReport, read_training_data
 from phi3ray.errors import CheckpointError, ConfigValueError, Phi3RayError, TrainingRunError
+from phi3ray.models.adapters import fetch_adapter
 from phi3ray.models.base import model_path
 from phi3ray.storage import expand_path, file_sha256, is_uri, join
+from phi3ray.tracking import start_training
 from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
@@ -39,6 +41,7 @@ class TrainResult:
     adapter_path: str  # <run_dir>/adapter: peft layout + adapter_card.json + README.md
     checkpoint_path: str | None  # the latest checkpoint-<step> folder Ray kept
     summary: TrainSummary  # steps, losses, timing and data counts (rank 0)
+    model_version: str | None = None  # <registered model>/<version> in MLflow (None with tracking.enabled=false)
 
     @property
     def merged_path(self) -> str | None:
@@ -123,6 +126,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
         data, rag_lineage = rag_training_data(cfg, data, join(run_uri, RAG_ROWS_FILE))
     drill_flag = os.path.join(run_uri if not is_uri(run_uri) else tempfile.gettempdir(), f"fault-drill-{cfg.run.name}")
 
+    tracker = start_training(cfg)  # the MLflow run, before any worker: an unreachable server stops the job here
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init()  # under `ray job submit` RAY_ADDRESS points at the cluster; otherwise a local Ray starts here
@@ -135,17 +139,26 @@ def fit(cfg: TrainConfig) -> TrainResult:
     try:
         result = trainer.fit()
     except ray.train.TrainingFailedError as err:
+        if tracker is not None:
+            tracker.fail(_why(err))
         raise TrainingRunError(cfg.run.name, run_uri, _why(err)) from err
     finally:
         if started_ray:
             ray.shutdown()
 
     summary: TrainSummary = result.return_value
-    write_card(summary.adapter_path, build_card(cfg, hashes, summary, rag_lineage))
+    card = build_card(cfg, hashes, summary, rag_lineage)
+    if tracker is not None:
+        card["tracking"] = tracker.card_entry()  # evaluation finds the run and the registered version by it
+    write_card(summary.adapter_path, card)
+    version = None
+    if tracker is not None:  # metrics, the adapter + card as artifacts, a new registered model version
+        version = f"{tracker.model_name}/{tracker.finish(summary, fetch_adapter(summary.adapter_path), card)}"
     checkpoints = list_checkpoints(run_uri)
     return TrainResult(
         run_dir=run_uri,
         adapter_path=summary.adapter_path,
         checkpoint_path=checkpoints[-1][1] if checkpoints else None,
         summary=summary,
+        model_version=version,
     )
