@@ -109,9 +109,26 @@ def write_text(dest_uri: str, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
+def read_bytes(uri: str | Path) -> bytes:
+    """The bytes of one file at a local path or a URI (s3://, gs://, file://); FileNotFoundError when absent."""
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(expand_path(str(uri)))
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        raise FileNotFoundError(f"no such file: {uri}")
+    with fs.open_input_stream(path) as f:
+        return f.read()
+
+
 def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    """The sha256 of a file's bytes (local path or URI), read in 1 MiB blocks."""
     digest = hashlib.sha256()
+    if is_uri(str(path)):
+        fs, inner = filesystem(str(path))
+        with fs.open_input_stream(inner) as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
     with open(expand_path(str(path)), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)

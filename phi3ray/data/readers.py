@@ -15,10 +15,10 @@ import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from phi3ray.config import DataConfig
 from phi3ray.errors import DataErrors, DataFormatError
+from phi3ray.storage import read_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def read_file(path: str, fmt: str = "auto", system_prompt: str | None = None) ->
     """Every valid row of one JSONL file, and a DataFormatError per bad row."""
     examples, errors, formats = [], [], Counter()
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = read_bytes(path).decode("utf-8").splitlines()  # a local path or s3:// / gs:// / file:// URI
     except FileNotFoundError:
         return [], [DataFormatError(path, 0, "no such file")], formats
     except UnicodeDecodeError as err:

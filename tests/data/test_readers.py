@@ -117,3 +117,13 @@ def test_split_is_seeded_and_disjoint(tmp_path):
     assert [e.source for e in evals] == [e.source for e in again_evals]
     assert {e.source for e in train}.isdisjoint(e.source for e in evals)
     assert [e.source for e in split_examples(examples, 0.1, seed=4)[1]] != [e.source for e in evals]
+
+
+def test_uri_rows_are_read_through_pyarrow_and_bad_ones_named_by_uri_and_line(tmp_path):
+    """s3:// and gs:// go through the same pyarrow.fs call; a file:// URI (LocalFileSystem) stands in for them here."""
+    path = write_jsonl(tmp_path / "bad.jsonl", [row for row, _ in BAD_ROWS])
+    uri = f"file://{path}"
+    report = read_examples([uri], on_error="skip")
+    assert report.examples[0].source == f"{uri}:1" and report.skipped[0].line == 2
+    with pytest.raises(DataErrors, match=r"file://.*nope.jsonl:0: no such file"):
+        read_examples([f"file://{tmp_path}/nope.jsonl"])
