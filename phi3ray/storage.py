@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 CACHE_ENV = "PHI3RAY_CACHE"  # the cache folder; conf/ refers to it as ${phi3ray_cache:<sub-folder>}
@@ -54,6 +55,33 @@ def list_dir(uri: str) -> list[tuple[str, bool]]:
     if fs.get_file_info(path).type != pafs.FileType.Directory:
         return []
     return [(info.base_name, info.type == pafs.FileType.Directory) for info in fs.get_file_info(pafs.FileSelector(path))]
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """A glob as a regex over '/'-separated paths: ** crosses folders, * and ? do not."""
+    out = ""
+    for part in re.split(r"(\*\*/|\*\*|\*|\?)", pattern):
+        out += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part))
+    return re.compile(out + r"\Z")
+
+
+def find_files(uri: str) -> list[str]:
+    """The files under a URI folder (recursively) or matching a URI glob, as sorted URIs; [] when none."""
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(uri)
+    scheme = uri.split("://", 1)[0] + "://"
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        return [uri]
+    wild = min((path.find(c) for c in "*?[" if c in path), default=-1)
+    base = path if wild < 0 else path[:wild].rsplit("/", 1)[0]
+    if fs.get_file_info(base).type != pafs.FileType.Directory:
+        return []
+    files = [i.path for i in fs.get_file_info(pafs.FileSelector(base, recursive=True)) if i.type == pafs.FileType.File]
+    if wild >= 0:
+        files = [f for f in files if _glob_regex(path).match(f)]
+    return sorted(scheme + f for f in files)
 
 
 def upload_dir(local_dir: str, dest_uri: str) -> str:

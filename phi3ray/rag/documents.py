@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 import re
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from phi3ray.errors import ConfigValueError, DocumentReadError
+from phi3ray.storage import find_files, is_uri, read_bytes
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html",
             ".htm": "html", ".pdf": "pdf", ".jsonl": "jsonl"}  # fmt: skip
@@ -42,6 +44,11 @@ def find_documents(patterns: list[str]) -> list[str]:
     """
     paths: set[str] = set()
     for pattern in patterns:
+        if is_uri(pattern):  # s3:// gs:// file://: listed through pyarrow.fs (phi3ray.storage)
+            found = find_files(pattern)
+            folder = not glob.has_magic(pattern) and found != [pattern]
+            paths.update(p for p in found if not folder or Path(p).suffix.lower() in SUFFIXES)
+            continue
         full = os.path.expanduser(os.path.expandvars(pattern))  # relative stays relative: sources are stable
         # across machines and `ray job submit` working dirs, and cite as the user wrote them
         if os.path.isdir(full):
@@ -68,7 +75,7 @@ def read_documents(path: str) -> tuple[list[Document], list[DocumentReadError]]:
         if kind == "pdf":
             docs = [_read_pdf(path)]
         else:
-            text = Path(path).read_bytes().decode("utf-8-sig")
+            text = read_bytes(path).decode("utf-8-sig")  # a local path or a URI
             docs = _read_jsonl(path, text, errors) if kind == "jsonl" else [_READERS[kind](path, text)]
     except UnicodeDecodeError as err:
         return [], [DocumentReadError(path, f"not UTF-8 text ({err.reason} at byte {err.start})")]
@@ -175,7 +182,7 @@ def _read_pdf(path: str) -> Document:
     """A PDF, one section per page ('page N'), title from its metadata or its first line."""
     from pypdf import PdfReader
 
-    reader = PdfReader(path, strict=False)
+    reader = PdfReader(io.BytesIO(read_bytes(path)), strict=False)
     pages = [(page.extract_text() or "").strip() for page in reader.pages]
     meta_title = (reader.metadata.title if reader.metadata else None) or ""
     first_line = next((p.splitlines()[0].strip() for p in pages if p), "")

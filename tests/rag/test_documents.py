@@ -123,3 +123,23 @@ def test_plain_text_starting_with_a_sentence_keeps_it_as_text(tmp_path):
     doc = read_one(path)
     assert doc.title == "Note on pumps"
     assert doc.sections[0].text == "Check the pump daily.\nLook for leaks."
+
+
+def test_documents_at_uris_are_found_and_read_through_pyarrow(tmp_path):
+    """s3:// and gs:// folders and globs go through pyarrow.fs; a file:// URI (LocalFileSystem) stands in for them."""
+    import shutil
+
+    (tmp_path / "docs/sub").mkdir(parents=True)
+    shutil.copy(ROOT / "data/pumps/docs/glossary.md", tmp_path / "docs/sub/glossary.md")
+    shutil.copy(EXTRA / "commissioning-checklist.pdf", tmp_path / "docs/checklist.pdf")
+    (tmp_path / "docs/logo.png").write_bytes(b"\x89PNG")  # a folder gives only the known types
+    folder = f"file://{tmp_path}/docs"
+    assert find_documents([folder]) == [f"{folder}/checklist.pdf", f"{folder}/sub/glossary.md"]
+    assert find_documents([f"{folder}/**/*.md"]) == [f"{folder}/sub/glossary.md"]
+    for uri, local in ((f"{folder}/sub/glossary.md", ROOT / "data/pumps/docs/glossary.md"),
+                       (f"{folder}/checklist.pdf", EXTRA / "commissioning-checklist.pdf")):
+        (doc,), errors = read_documents(uri)
+        (same,), _ = read_documents(str(local))
+        assert errors == [] and doc.source == uri and doc.sections == same.sections and doc.title == same.title
+    with pytest.raises(ConfigValueError, match="data.documents"):
+        find_documents([f"{folder}/*.txt"])
