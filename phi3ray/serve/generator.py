@@ -28,6 +28,7 @@ from phi3ray.models.generation import Completion, Sampling, encode_chat, generat
 from phi3ray.names import BASE_ADAPTER
 from phi3ray.rag.prompt import build_prompt
 from phi3ray.rag.retriever import RetrievedChunk
+from phi3ray.tracking import resolve_serve_adapters
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,9 @@ class Generator:
             raise HardwareError(f"deployments.generator.num_gpus={gpus} but this replica sees no CUDA device")
         self.system_prompt = system_prompt_of(cfg)
         method = MethodConfig(name="qlora", load_in_4bit=True) if cfg.quantize == "4bit" else None
-        self.adapters = AdapterSet.load(cfg.model, cfg.adapters, cfg.max_adapters_per_replica, method)
+        # adapters named models:/<name>@<alias> -> the version's folder (refused if trained on another base)
+        folders, self.registry = resolve_serve_adapters(cfg)
+        self.adapters = AdapterSet.load(cfg.model, folders, cfg.max_adapters_per_replica, method)
         self.tokenizer = self.adapters.tokenizer
         self.vocab_size = len(self.tokenizer)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")  # one generate at a time
@@ -134,6 +137,10 @@ class Generator:
                 yield result
             elif event:
                 yield event
+
+    async def models(self) -> dict[str, dict]:
+        """Registry adapters: name -> registered model, version, alias, base and revision (for /v1/models)."""
+        return self.registry
 
     async def stats(self) -> dict:
         """Batching and adapter counters of this replica (for tests and benches)."""

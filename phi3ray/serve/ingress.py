@@ -148,13 +148,16 @@ class Ingress:
     @api.get("/v1/models")
     async def models(self, request: Request) -> JSONResponse:
         self._authorize(request)
-        return JSONResponse(ModelList(data=[self._card(m) for m in self._model_ids()]).model_dump(exclude_none=True))
+        registry = await self.generator.models.remote()
+        cards = [self._card(m, registry.get(m)) for m in self._model_ids()]
+        return JSONResponse(ModelList(data=cards).model_dump(exclude_none=True))
 
     @api.get("/v1/models/{model_id}")
     async def model(self, model_id: str, request: Request) -> JSONResponse:
         self._authorize(request)
         self._adapter(model_id)
-        return JSONResponse(self._card(model_id).model_dump(exclude_none=True))
+        registry = await self.generator.models.remote()
+        return JSONResponse(self._card(model_id, registry.get(model_id)).model_dump(exclude_none=True))
 
     @api.post("/v1/chat/completions")
     async def chat(self, request: Request):
@@ -289,7 +292,8 @@ class Ingress:
     def _model_ids(self) -> list[str]:
         return [self.cfg.base_name, *self.cfg.adapters]
 
-    def _card(self, model_id: str) -> ModelCard:
+    def _card(self, model_id: str, registry: dict | None = None) -> ModelCard:
         base = model_id in (self.cfg.base_name, self.cfg.model.name)
         root = self.cfg.model.name_or_path if base else self.cfg.adapters[model_id]
-        return ModelCard(id=model_id, created=self.created, root=root, parent=None if base else self.cfg.base_name)
+        return ModelCard(id=model_id, created=self.created, root=root, parent=None if base else self.cfg.base_name,
+                         **(registry or {}))

@@ -178,6 +178,12 @@ class ModelCard(BaseModel):
     owned_by: str = "phi3ray"
     root: str  # the base model's hub id or folder
     parent: str | None = None  # adapters: the base they apply to
+    # adapters served from the MLflow registry (models:/<name>@<alias>): which version, and the base it was trained on
+    registered_model: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    base_model: str | None = None
+    base_revision: str | None = None
 
 
 class ModelList(BaseModel):
