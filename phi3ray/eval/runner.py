@@ -25,6 +25,7 @@ from phi3ray.eval.scoring import retrieval_scores, score_answer, summarize
 from phi3ray.eval.variants import QuestionPrompts, Variant, build_matrix, build_prompts
 from phi3ray.eval.verdict import write_verdict
 from phi3ray.eval.worker import AnswerRecord, EvalWorker, WorkItem
+from phi3ray.models.adapters import pin_revision
 from phi3ray.models.base import load_tokenizer
 from phi3ray.storage import expand_path
 from phi3ray.tracking import resolve_eval_adapters, start_evaluation
@@ -108,9 +109,13 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
 
 def collect_lineage(settings: EvaluateConfig) -> dict:
     """Base id/revision, each adapter's folder and hashes (fetched here, so a bad URI fails before any work)."""
+    adapters = [adapter_lineage(name, uri) for name, uri in settings.adapters.items()]
+    # the base at the revision the adapters' cards record (model.revision null), refused here, before any work, when
+    # they disagree with each other or with model.revision: the results name the revision evaluated, not the config's
+    model = pin_revision(settings.model, {a["name"]: a["path"] for a in adapters})
     return {
-        "base": base_lineage(settings.model),
-        "adapters": [adapter_lineage(name, uri) for name, uri in settings.adapters.items()],
+        "base": base_lineage(model),
+        "adapters": adapters,
         "data": data_lineage(settings.data.heldout_file, settings.data.train_files),
     }
 
