@@ -8,6 +8,7 @@ the final EOS. Examples longer than max_seq_len are truncated or dropped, and co
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
@@ -70,9 +71,16 @@ def tokenize_examples(
     tokenizer: PreTrainedTokenizerBase, examples: list[Example], max_len: int, overflow: str
 ) -> tuple[list[Tokenized], TokenStats]:
     """Tokenize, mask and fit every example; count what was truncated or dropped."""
+    fitted = (fit_length(tokenize_example(tokenizer, example), max_len, overflow) for example in examples)
+    return count_fitted(fitted, max_len, overflow)
+
+
+def count_fitted(
+    fitted: Iterable[tuple[Tokenized | None, str]], max_len: int, overflow: str
+) -> tuple[list[Tokenized], TokenStats]:
+    """The kept rows of fit_length's results, in order, and the counts (shared by phi3ray.train.sequences)."""
     rows, stats = [], TokenStats()
-    for example in examples:
-        row, what = fit_length(tokenize_example(tokenizer, example), max_len, overflow)
+    for row, what in fitted:
         if row is None:
             stats.dropped += 1
             continue

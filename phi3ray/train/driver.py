@@ -29,6 +29,7 @@ from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
 from phi3ray.train.preflight import preflight
+from phi3ray.train.sequences import dataset_config, ray_datasets, sequences_with_ray_data
 from phi3ray.train.summary import TrainSummary
 from phi3ray.train.worker import train_loop_per_worker
 
@@ -130,18 +131,25 @@ def fit(cfg: TrainConfig) -> TrainResult:
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init()  # under `ray job submit` RAY_ADDRESS points at the cluster; otherwise a local Ray starts here
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"cfg": cfg, "data": data, "run_dir": run_uri, "drill_flag": drill_flag},
-        scaling_config=scaling_config(cfg),
-        run_config=run_config(cfg),
-    )
     try:
+        sequences = sequences_with_ray_data(cfg, data, cfg.scaling.num_workers)  # once, in parallel; workers read shards
+        trainer = TorchTrainer(
+            train_loop_per_worker,
+            train_loop_config={"cfg": cfg, "data_stats": sequences.stats, "run_dir": run_uri, "drill_flag": drill_flag},
+            scaling_config=scaling_config(cfg),
+            run_config=run_config(cfg),
+            datasets=ray_datasets(sequences, cfg.training.seed),
+            dataset_config=dataset_config(),
+        )
         result = trainer.fit()
     except ray.train.TrainingFailedError as err:
         if tracker is not None:
             tracker.fail(_why(err))
         raise TrainingRunError(cfg.run.name, run_uri, _why(err)) from err
+    except Phi3RayError as err:  # the data made no sequence to train or evaluate on
+        if tracker is not None:
+            tracker.fail(str(err))
+        raise
     finally:
         if started_ray:
             ray.shutdown()

@@ -19,22 +19,32 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from phi3ray.config import TrainConfig
-from phi3ray.data.masking import TokenStats, tokenize_examples
-from phi3ray.data.packing import PackedCollator, PackedDataset, pack_examples, single_examples, trim_to_shards
-from phi3ray.data.readers import ReadReport, read_training_data, split_examples
-from phi3ray.errors import DataErrors, DataFormatError, HardwareError
+from phi3ray.data.packing import PackedCollator, PackedDataset
+from phi3ray.data.readers import read_training_data
+from phi3ray.errors import HardwareError
 from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.models.lora import apply_lora
 from phi3ray.train.deepspeed_config import configure_cpu_deepspeed_state, deepspeed_dict, precision_flags
-from phi3ray.train.summary import DataStats, TrainSummary
+from phi3ray.train.sequences import Sequences, sequences_in_process
+from phi3ray.train.summary import TrainSummary
 from phi3ray.train.zero3 import base_device_map, trainable_state_dict, zero3_active
 
 logger = logging.getLogger(__name__)
 
 
 class Phi3Trainer(Trainer):
-    """transformers' Trainer that also logs eval perplexity (exp of the eval loss) and, under ZeRO-3, saves
-    the adapter by gathering only its own parameters (phi3ray.train.zero3.trainable_state_dict)."""
+    """transformers' Trainer that also logs eval perplexity (exp of the eval loss), under ZeRO-3 saves the
+    adapter by gathering only its own parameters (phi3ray.train.zero3.trainable_state_dict), and with
+    `presharded` trains on this worker's own shard as it is (Ray Data split it; accelerate must not again)."""
+
+    presharded: bool = False
+
+    def get_train_dataloader(self):
+        loader = super().get_train_dataloader()
+        shard = getattr(loader, "batch_sampler", None)  # accelerate's BatchSamplerShard: this rank's batches
+        if self.presharded and hasattr(shard, "num_processes"):
+            shard.num_processes, shard.process_index = 1, 0  # as transformers does for its rank-aware samplers
+        return loader
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         if not (self.is_deepspeed_enabled and self.deepspeed.zero_optimization_partition_weights()):
@@ -71,24 +81,15 @@ class StepTimer(TrainerCallback):
         return statistics.median(steps) if steps else None
 
 
-def data_stats(train: TokenStats, evals: TokenStats, sequences: int, trimmed: int, skipped: int) -> DataStats:
-    return DataStats(
-        train_examples=train.examples, eval_examples=evals.examples, skipped_rows=skipped,
-        truncated=train.truncated + evals.truncated, dropped=train.dropped + evals.dropped,
-        train_sequences=sequences, trimmed_sequences=trimmed, train_tokens=train.tokens,
-        trained_tokens=train.trained_tokens,
-    )
-
-
 class LoraTraining:
     """LoRA or QLoRA on Phi-3 with the HF Trainer, as rank `rank` of `world_size` data-parallel workers."""
 
     def __init__(
         self, cfg: TrainConfig, rank: int = 0, world_size: int = 1, callbacks: list | None = None,
-        data: tuple[ReadReport, ReadReport | None] | None = None,
+        shard: Sequences | None = None,
     ):
         self.cfg = cfg
-        self.data = data  # (train, eval) rows as the driver read them; None: read them here
+        self.shard = shard  # this worker's training sequences as the driver made them; None: make them all here
         self.rank, self.world_size = rank, world_size
         self.use_gpu = cfg.scaling.use_gpu
         if self.use_gpu and not torch.cuda.is_available():
@@ -154,26 +155,11 @@ class LoraTraining:
         return apply_lora(model, method, gradient_checkpointing=self.cfg.training.gradient_checkpointing)
 
     def _setup_data(self) -> tuple[PackedDataset, PackedDataset | None]:
-        d, seed = self.cfg.data, self.cfg.training.seed
-        report, held = self.data or read_training_data(d)
-        skipped = len(report.skipped)
-        if held is not None:
-            train, evals, skipped = report.examples, held.examples, skipped + len(held.skipped)
-        else:
-            train, evals = split_examples(report.examples, d.eval_fraction, seed)
-        train_rows, train_stats = tokenize_examples(self.tokenizer, train, d.max_seq_len, d.overflow)
-        eval_rows, eval_stats = tokenize_examples(self.tokenizer, evals, d.max_seq_len, d.overflow)
-        if self.has_eval and not eval_rows:
-            where = ", ".join(d.eval_files or d.train_files)
-            raise DataErrors([DataFormatError(where, 0, f"no eval example fits data.max_seq_len={d.max_seq_len} "
-                                                        f"(data.overflow={d.overflow})")])
-        to_sequences = (lambda rows: pack_examples(rows, d.max_seq_len)) if d.packing else single_examples
-        train_packs, trimmed = trim_to_shards(
-            to_sequences(train_rows), self.world_size, self.cfg.training.per_device_batch_size
+        sequences = self.shard or sequences_in_process(
+            self.tokenizer, self.cfg, read_training_data(self.cfg.data), self.world_size
         )
-        self.data_stats = data_stats(train_stats, eval_stats, len(train_packs), trimmed, skipped)
-        eval_set = PackedDataset(to_sequences(eval_rows)) if eval_rows else None
-        return PackedDataset(train_packs), eval_set
+        self.data_stats = sequences.stats
+        return PackedDataset(sequences.train), PackedDataset(sequences.eval) if sequences.eval else None
 
     def _setup_trainer(self) -> Phi3Trainer:
         trainer = Phi3Trainer(
@@ -185,6 +171,7 @@ class LoraTraining:
             processing_class=self.tokenizer,
             callbacks=self.callbacks,
         )
+        trainer.presharded = self.shard is not None and self.world_size > 1
         trainer.remove_callback(PrinterCallback)  # progress and metrics are shown by the worker's callbacks
         return trainer
 

@@ -29,6 +29,7 @@ from phi3ray.models.lora import merge_adapter
 from phi3ray.storage import join, upload_dir
 from phi3ray.train.checkpoints import restore_checkpoint
 from phi3ray.train.recipe import LoraTraining
+from phi3ray.train.sequences import Sequences, read_shard
 from phi3ray.train.summary import TrainSummary
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,8 @@ def _quiet_report_lines() -> None:
 
 
 def train_loop_per_worker(config: dict) -> TrainSummary:
-    """Ray Train's per-worker function: config = {"cfg": TrainConfig, "data": (train, eval) rows as the driver
-    read them, "run_dir": uri, "drill_flag": path}."""
+    """Ray Train's per-worker function: config = {"cfg": TrainConfig, "data_stats": DataStats of the sequences
+    the driver made (this worker reads its shard of them: phi3ray.train.sequences), "run_dir": uri, "drill_flag": path}."""
     quiet_third_party()  # each worker's process is an entry point too
     cfg: TrainConfig = config["cfg"]
     context = ray.train.get_context()
@@ -140,7 +141,8 @@ def train_loop_per_worker(config: dict) -> TrainSummary:
         callbacks.append(FaultDrill(cfg.run.kill_worker_at_step, config["drill_flag"]))
 
     started = time.perf_counter()
-    recipe = LoraTraining(cfg, rank, world_size, callbacks, data=config["data"])
+    shard = Sequences(read_shard("train"), read_shard("eval"), config["data_stats"])  # made once, by the driver
+    recipe = LoraTraining(cfg, rank, world_size, callbacks, shard=shard)
     recipe.setup()
     prepare_trainer(recipe.trainer)
     resume_dir, resumed_from = None, None
