@@ -19,7 +19,7 @@ from phi3ray.config import ModelConfig, TrainConfig
 from phi3ray.data.masking import Tokenized, count_fitted, fit_length, tokenize_example
 from phi3ray.data.packing import Packed, pack_examples, single_examples, trim_to_shards
 from phi3ray.data.readers import Example, ReadReport, split_examples
-from phi3ray.errors import DataErrors, DataFormatError
+from phi3ray.errors import ConfigValueError, DataErrors, DataFormatError
 from phi3ray.train.summary import DataStats
 
 COLUMNS = ("input_ids", "labels", "position_ids")  # what a worker reads of each sequence
@@ -57,7 +57,11 @@ def sequences_from_fitted(
         raise DataErrors([DataFormatError(where, 0, f"no eval example fits data.max_seq_len={d.max_seq_len} "
                                                     f"(data.overflow={d.overflow})")])
     to_sequences = (lambda rows: pack_examples(rows, d.max_seq_len)) if d.packing else single_examples
-    train_packs, trimmed = trim_to_shards(to_sequences(train_rows), world_size, cfg.training.per_device_batch_size)
+    batch = cfg.training.per_device_batch_size
+    try:
+        train_packs, trimmed = trim_to_shards(to_sequences(train_rows), world_size, batch)
+    except ValueError as err:  # too few sequences for one batch per worker
+        raise ConfigValueError("training.per_device_batch_size", batch, str(err)) from err
     stats = DataStats(
         train_examples=train_stats.examples, eval_examples=eval_stats.examples, skipped_rows=skipped,
         truncated=train_stats.truncated + eval_stats.truncated, dropped=train_stats.dropped + eval_stats.dropped,
@@ -124,7 +128,8 @@ def sequences_with_ray_data(cfg: TrainConfig, data: tuple[ReadReport, ReadReport
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     tokenized = ray.data.from_arrow(_blocks(table, BLOCK_ROWS)).map_batches(
         TokenizeBatch, fn_constructor_args=(cfg.model, d.max_seq_len, d.overflow), batch_format="pyarrow",
-        batch_size=None, concurrency=(1, min(cpus, max(1, len(examples) // BLOCK_ROWS))), num_cpus=1,
+        batch_size=None, compute=ray.data.ActorPoolStrategy(size=min(cpus, max(1, len(examples) // BLOCK_ROWS))),
+        num_cpus=1,
     )
     fitted: list[tuple[Tokenized | None, str]] = [(None, "dropped")] * len(examples)
     for batch in tokenized.iter_batches(batch_format="pyarrow", batch_size=None):

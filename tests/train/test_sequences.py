@@ -5,9 +5,13 @@ import threading
 import pytest
 
 from phi3ray.config import validate
+from phi3ray.data.masking import IGNORE, Tokenized
 from phi3ray.data.readers import read_training_data
+from phi3ray.errors import ConfigValueError
 from phi3ray.models.base import load_tokenizer
-from phi3ray.train.sequences import dataset_config, ray_datasets, sequences_in_process, sequences_with_ray_data
+from phi3ray.train.sequences import (
+    dataset_config, ray_datasets, sequences_from_fitted, sequences_in_process, sequences_with_ray_data,
+)
 from tests.conftest import compose_config
 
 
@@ -56,3 +60,10 @@ def test_each_worker_reads_its_own_fixed_half_of_the_sequences(made):
     assert first == again  # a restarted worker group reads the same shards in the same order
     assert len(first[0]) == len(first[1]) == len(new.train) // 2
     assert sorted(first[0] + first[1]) == sorted(tuple(p.input_ids) for p in new.train)
+
+
+def test_too_few_sequences_for_one_batch_per_worker_is_one_line_naming_the_setting(made):
+    _, _, cfg = made
+    row = Tokenized([1, 2, 3], [IGNORE, 2, 3], "train.jsonl:1")
+    with pytest.raises(ConfigValueError, match=r"^training.per_device_batch_size=\d+: 1 training sequence\(s\) cannot fill"):
+        sequences_from_fitted(cfg, [(row, "kept")], [(row, "kept")], world_size=2, skipped=0)
