@@ -411,6 +411,15 @@ class EvaluateConfig:
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     check_leakage: bool = True  # stop if a held-out question is in the training data
     allow_leakage: bool = False  # report overlaps but go on
+    # near-duplicate held-out questions: cosine with a training prompt (retriever.embedder) >= this, and the same
+    # identifiers (words with digits: VX-220, E21) when both have some; None: exact only. MiniLM on the sample data:
+    # paraphrases of training questions 0.89-0.94 (labelled in_train_facts: expected); "VX-220" vs "VX-300" in the same
+    # question scores 0.95, hence the identifier rule
+    leakage_similarity: float | None = 0.9
+    leakage_ngram: int = 8  # answer overlap: word n-grams of a reference answer looked up in the training answers
+    # ... a leak when this share of them sits in one training answer; the sample data's template answers about another
+    # pump model ("Tighten the VX-220 casing bolts ... 110 N·m" vs VX-150, 75 N·m) share up to 82%
+    leakage_answer_share: float = 0.9
     max_questions: int = -1  # > 0 evaluates N held-out questions, spread evenly over the file
     num_actors: int = 1  # Ray actors evaluating in parallel
     use_gpu: bool = False  # one GPU per actor (an autoscaling cluster starts GPU nodes for them); false: CPU actors

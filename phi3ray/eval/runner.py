@@ -18,7 +18,7 @@ from phi3ray.config import EvaluateConfig, system_prompt_of
 from phi3ray.errors import Phi3RayError, PromotionGateError
 from phi3ray.eval.gate import GateOutcome, check_gate_settings, judge_gate
 from phi3ray.eval.heldout import read_heldout
-from phi3ray.eval.leakage import guard_leakage
+from phi3ray.eval.leakage import guard
 from phi3ray.eval.lineage import adapter_lineage, base_lineage, data_lineage
 from phi3ray.eval.report import write_report
 from phi3ray.eval.scoring import retrieval_scores, score_answer, summarize
@@ -49,10 +49,10 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
     check_gate_settings(settings)
     settings, versions = resolve_eval_adapters(settings)  # adapters named models:/<name>@<alias> -> their folders
     questions = read_heldout(settings.data.heldout_file, settings.max_questions)
-    overlaps = []
-    if settings.check_leakage:
-        overlaps = guard_leakage(questions, settings.data.train_files, settings.allow_leakage)
     lineage = collect_lineage(settings)
+    leakage = {"checked": False, "overlaps": []}
+    if settings.check_leakage:  # copies, paraphrases, answer overlaps: its data.train_files and the adapters' cards'
+        leakage = guard(settings, questions, lineage)
     tracker = start_evaluation(settings, lineage, versions)  # MLflow run; finds each adapter's registered version
     variants = build_matrix(list(settings.adapters), settings.rag)
     logger.info("evaluating %d questions x %d variants: %s", len(questions), len(variants), [v.name for v in variants])
@@ -83,7 +83,7 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
         "run_dir": str(run_dir),
         "config": _public_config(settings),
         "lineage": lineage,
-        "leakage": {"checked": settings.check_leakage, "overlaps": [str(o) for o in overlaps]},
+        "leakage": leakage,
         "questions": len(prompts),
         "variants": [asdict(v) for v in variants],
         "metrics": summary.metrics,
