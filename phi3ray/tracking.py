@@ -306,8 +306,8 @@ def resolve_adapters(adapters: dict[str, str], settings: TrackingSettings, model
     uri = store_uri(settings)
     client = client_for(uri)
     resolved, refs = dict(adapters), {}
-    for name, uri in named.items():
-        ref = lookup(client, uri)
+    for name, registry_uri in named.items():
+        ref = lookup(client, registry_uri)
         check_base(ref, model)
         resolved[name] = download(uri, ref)
         refs[name] = ref
