@@ -16,6 +16,12 @@ def main(cfg: DictConfig) -> None:
     with job_console("evaluate"):  # leakage, a failed gate, a bad setting: the message says what to do
         run = evaluate(validate(cfg))
     print(f"report: {run.report_md} (and {run.report_html.name}); results: {run.run_dir / 'results.json'}")
+    if run.results.get("tracking"):
+        t = run.results["tracking"]
+        versions = ", ".join(f"{name} = {v['registered_model']} version {v['version']}"
+                             for name, v in t["versions"].items())
+        gate = f"; the gate passed: alias {t['alias']} moved (gate.* tags on the version)" if run.gate else ""
+        print(f"MLflow run {t['run_id']} at {t['uri']}" + (f" ({versions}){gate}" if versions else ""))
 
 
 if __name__ == "__main__":
