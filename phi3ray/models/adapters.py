@@ -154,3 +154,11 @@ class AdapterSet:
         for name in distinct:
             self.ensure(name, keep=distinct)
         return list(names)
+
+    def replace(self, name: str, uri: str) -> None:
+        """Serve adapter `name` from another folder from now on (a registry alias moved): unloaded if resident,
+        loaded again from `uri` on its next use."""
+        self.configured[name] = uri
+        if self._loaded.pop(name, None) is not None:
+            self.model.delete_adapter(name)
+            logger.info("adapter %s now from %s (unloaded; loads again on its next use)", name, uri)

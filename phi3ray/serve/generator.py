@@ -114,6 +114,22 @@ class Generator:
             self._decode.set_max_batch_size(int(user_config["max_batch_size"]))
         if "batch_wait_timeout_s" in user_config:
             self._decode.set_batch_wait_timeout_s(float(user_config["batch_wait_timeout_s"]))
+        if user_config.get("registry_refresh") not in (None, getattr(self, "_registry_refresh", None)):
+            self._registry_refresh = user_config["registry_refresh"]  # any new value: resolve models:/ URIs again
+            self._executor.submit(self._refresh).result()
+
+    async def refresh(self) -> dict[str, dict]:
+        """Resolve the models:/<name>@<alias> adapters again (an alias may have moved); return what /v1/models shows.
+        The swap runs on the generate thread, between two generate calls."""
+        return await asyncio.wrap_future(self._executor.submit(self._refresh))
+
+    def _refresh(self) -> dict[str, dict]:
+        folders, registry = resolve_serve_adapters(self.cfg)
+        for name, info in registry.items():
+            if info["version"] != self.registry.get(name, {}).get("version"):
+                self.adapters.replace(name, folders[name])
+        self.registry = registry
+        return registry
 
     async def complete(
         self, request: ChatRequest, adapter: str, chunks: list[dict] | None, deadline: float

@@ -1,5 +1,5 @@
 """An adapter served as models:/<name>@champion: resolved from a real MLflow store when the Generator starts,
-shown with its version in /v1/models, and answering."""
+shown with its version in /v1/models, and answering; after the alias moves, a refresh serves the new version."""
 
 import httpx
 
@@ -11,17 +11,21 @@ from tests.support.weaviate_process import retriever_overrides
 NAME = "pumps-served"
 
 
-def register(uri: str, folder: str, base: str, root) -> None:
-    """The adapter folder as version 1 of NAME (artifacts of a run), alias champion: what training + a passed gate
-    leave behind."""
+def register(uri: str, folder: str, base: str, root) -> str:
+    """The adapter folder as a new version of NAME (artifacts of a run), alias champion: what training + a passed
+    gate leave behind; returns the version."""
     client = client_for(uri)
-    experiment = client.create_experiment("serve-test", artifact_location=(root / "artifacts").as_uri())
+    found = client.get_experiment_by_name("serve-test")
+    experiment = found.experiment_id if found else client.create_experiment(
+        "serve-test", artifact_location=(root / "artifacts").as_uri())
     run = client.create_run(experiment)
     client.log_artifacts(run.info.run_id, folder, "adapter")
-    client.create_registered_model(NAME)
-    client.create_model_version(NAME, f"{run.info.artifact_uri}/adapter", run_id=run.info.run_id,
-                                tags={"base_model": base, "base_revision": "none"})
-    client.set_registered_model_alias(NAME, "champion", "1")
+    if not client.search_registered_models(f"name = '{NAME}'"):
+        client.create_registered_model(NAME)
+    version = client.create_model_version(NAME, f"{run.info.artifact_uri}/adapter", run_id=run.info.run_id,
+                                          tags={"base_model": base, "base_revision": "none"}).version
+    client.set_registered_model_alias(NAME, "champion", version)
+    return str(version)
 
 
 def test_champion_is_resolved_listed_and_answers(serve_http, adapter_dirs, tiny_model_cfg, tmp_path):
@@ -41,6 +45,15 @@ def test_champion_is_resolved_listed_and_answers(serve_http, adapter_dirs, tiny_
         answer = app.openai().chat.completions.create(model="champ", max_tokens=8, temperature=0,
                                                       messages=[{"role": "user", "content": "VX-220 seal?"}])
         assert answer.model == "champ" and answer.usage.completion_tokens > 0
+
+        # the alias moves (a later training passed the gate): a refresh serves the new version without a restart
+        assert register(uri, adapter_dirs["safety"], tiny_model_cfg.name_or_path, tmp_path) == "2"
+        loads = app.generator().stats.remote().result()["adapter_loads"]
+        assert app.generator().refresh.remote().result()["champ"]["version"] == "2"
+        cards = {m["id"]: m for m in httpx.get(f"{app.url}/v1/models", timeout=30).json()["data"]}
+        assert cards["champ"]["version"] == "2"
+        app.openai().chat.completions.create(model="champ", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+        assert app.generator().stats.remote().result()["adapter_loads"] == loads + 1  # loaded from version 2
     finally:
         serve.delete("registry")
 
