@@ -410,6 +410,8 @@ class EvaluateConfig:
     gate: GateSettings = field(default_factory=GateSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     check_leakage: bool = True  # stop if a held-out question is in the training data
+    # evaluate the base at model.revision although an adapter's card records another (recorded in results.json)
+    allow_revision_mismatch: bool = False
     allow_leakage: bool = False  # report overlaps but go on
     # near-duplicate held-out questions: cosine with a training prompt (retriever.embedder) >= this, and the same
     # identifiers (words with digits: VX-220, E21) when both have some; None: exact only. MiniLM on the sample data:
@@ -497,7 +499,7 @@ class ServeConfig:
     batch_wait_timeout_s: float = 0.1  # how long the first request of a batch waits for others (adds to TTFT)
     max_adapters_per_replica: int = 4  # adapters resident per Generator replica; LRU loads the rest on demand
     deployments: ServeDeployments = field(default_factory=ServeDeployments)
-    tracking: TrackingSettings = field(default_factory=TrackingSettings)  # resolves adapters named models:/<name>@<alias>
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)  # resolves adapters named models:/...
 
     def __post_init__(self) -> None:
         _one_of("rag_unavailable", self.rag_unavailable, ("error", "degraded"))

@@ -112,9 +112,15 @@ def collect_lineage(settings: EvaluateConfig) -> dict:
     adapters = [adapter_lineage(name, uri) for name, uri in settings.adapters.items()]
     # the base at the revision the adapters' cards record (model.revision null), refused here, before any work, when
     # they disagree with each other or with model.revision: the results name the revision evaluated, not the config's
-    model = pin_revision(settings.model, {a["name"]: a["path"] for a in adapters})
+    model = pin_revision(settings.model, {a["name"]: a["path"] for a in adapters}, settings.allow_revision_mismatch)
+    base = base_lineage(model)
+    trained_on = {a["name"]: r for a in adapters
+                  if (r := (((a.get("cards") or {}).get("adapter_card.json") or {}).get("base_model") or {})
+                      .get("revision")) is not None and r != model.revision}
+    if trained_on:  # only with allow_revision_mismatch=true: pin_revision refused it otherwise
+        base["revision_mismatch_allowed"] = trained_on  # adapter -> the revision its card records
     return {
-        "base": base_lineage(model),
+        "base": base,
         "adapters": adapters,
         "data": data_lineage(settings.data.heldout_file, settings.data.train_files),
     }
@@ -142,7 +148,8 @@ def answer_all(
     items = [WorkItem(p.question.id, p.plain, p.rag, p.question.answer) for p in prompts]
     batches = [items[i : i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
     actors = [
-        actor_cls.remote(settings.model, settings.adapters, settings.generation, settings.seed)
+        actor_cls.remote(settings.model, settings.adapters, settings.generation, settings.seed,
+                         settings.allow_revision_mismatch)
         for _ in range(min(settings.num_actors, len(batches)))  # an actor without a batch would only load the model
     ]
     pending = {actors[i % len(actors)].answer.remote(batch, variants): len(batch) for i, batch in enumerate(batches)}

@@ -46,9 +46,11 @@ class AnswerRecord:
 class EvalWorker:
     """Holds one model copy: the base plus all adapters on one PeftModel (on the GPU when there is one)."""
 
-    def __init__(self, model: ModelConfig, adapters: dict[str, str], generation: GenerationSettings, seed: int):
+    def __init__(self, model: ModelConfig, adapters: dict[str, str], generation: GenerationSettings, seed: int,
+                 allow_revision_mismatch: bool = False):
         quiet_third_party()  # this actor's process is an entry point too
-        self.adapters = AdapterSet.load(model, adapters, max_loaded=max(1, len(adapters)))  # on the GPU if any
+        self.adapters = AdapterSet.load(model, adapters, max_loaded=max(1, len(adapters)),  # on the GPU if any
+                                        allow_revision_mismatch=allow_revision_mismatch)
         self.sampling = Sampling(
             max_new_tokens=generation.max_new_tokens,
             temperature=generation.temperature,

@@ -43,13 +43,17 @@ def trained_revision(folder: str) -> str | None:
     return (json.loads(card.read_text(encoding="utf-8")).get("base_model") or {}).get("revision")
 
 
-def pin_revision(model_cfg: ModelConfig, folders: dict[str, str]) -> ModelConfig:
+def pin_revision(model_cfg: ModelConfig, folders: dict[str, str], allow_mismatch: bool = False) -> ModelConfig:
     """model_cfg at the base revision its adapters were trained on: model.revision when set (an adapter trained
-    on another one is refused), else the one revision their cards record (adapters that disagree are refused)."""
+    on another one is refused, unless allow_mismatch), else the one revision their cards record (adapters that
+    disagree are refused)."""
     revisions = {name: r for name, folder in folders.items() if (r := trained_revision(folder)) is not None}
     if model_cfg.revision is not None:
         other = next(((n, r) for n, r in revisions.items() if r != model_cfg.revision), None)
-        if other is not None:
+        if other is not None and allow_mismatch:
+            logger.warning("adapter %r was trained on revision %r; evaluating base revision %r (allowed)",
+                           other[0], other[1], model_cfg.revision)
+        elif other is not None:
             raise ConfigValueError("model.revision", model_cfg.revision, f"adapter {other[0]!r} was trained on "
                                    f"revision {other[1]!r}; set model.revision={other[1]} or drop the adapter")
         return model_cfg
@@ -89,10 +93,12 @@ class AdapterSet:
         adapters: dict[str, str],
         max_loaded: int = 4,
         method: MethodConfig | None = None,
+        allow_revision_mismatch: bool = False,
     ) -> AdapterSet:
         """Load the base (on the GPU when there is one; 4-bit when method.load_in_4bit) at the revision the adapters
         were trained on (pin_revision), and the first adapters."""
-        model_cfg = pin_revision(model_cfg, {name: fetch_adapter(uri) for name, uri in adapters.items()})
+        folders = {name: fetch_adapter(uri) for name, uri in adapters.items()}
+        model_cfg = pin_revision(model_cfg, folders, allow_revision_mismatch)
         device_map = {"": torch.cuda.current_device()} if torch.cuda.is_available() else None
         model = load_base_model(model_cfg, method, device_map=device_map)
         model.eval()

@@ -23,3 +23,10 @@ def test_lineage_names_the_card_s_revision_and_refuses_another(tmp_path):
     assert collect_lineage(settings(tmp_path))["base"]["revision"] == "abc123"  # model.revision is null
     with pytest.raises(ConfigValueError, match="trained on revision 'abc123'"):
         collect_lineage(settings(tmp_path, "model.revision=def456"))
+
+
+def test_an_explicit_flag_evaluates_another_revision_and_says_so(tmp_path):
+    (tmp_path / "adapter_config.json").write_text("{}")
+    (tmp_path / "adapter_card.json").write_text(json.dumps({"base_model": {"revision": "abc123"}}))
+    base = collect_lineage(settings(tmp_path, "model.revision=def456", "allow_revision_mismatch=true"))["base"]
+    assert base["revision"] == "def456" and base["revision_mismatch_allowed"] == {"pumps": "abc123"}
