@@ -148,6 +148,19 @@ def read_bytes(uri: str | Path) -> bytes:
         return f.read()
 
 
+def read_text(uri: str | Path) -> str:
+    """The UTF-8 text of one file at a local path or a URI; FileNotFoundError when absent."""
+    return read_bytes(uri).decode("utf-8")
+
+
+def is_file(uri: str | Path) -> bool:
+    """Whether a local path or a URI names an existing file."""
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(expand_path(str(uri)))
+    return fs.get_file_info(path).type == pafs.FileType.File
+
+
 def file_sha256(path: str | Path) -> str:
     """The sha256 of a file's bytes (local path or URI), read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -16,12 +16,11 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from phi3ray.errors import ConfigValueError, LeakageError
 from phi3ray.eval.heldout import HeldoutQuestion
 from phi3ray.eval.metrics import normalize_answer
-from phi3ray.storage import file_sha256
+from phi3ray.storage import expand_path, file_sha256, is_file, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -65,18 +64,17 @@ def find_overlaps(questions: Sequence[HeldoutQuestion], train_files: Sequence[st
         wanted.setdefault(normalize_answer(question.question), []).append(question)
     overlaps: list[Overlap] = []
     for name in train_files:
-        path = Path(name).expanduser()
-        if not path.is_file():
+        path = expand_path(name)
+        if not is_file(path):
             raise ConfigValueError("data.train_files", name, "no such file; the leakage check needs to read it")
-        with path.open(encoding="utf-8") as lines:
-            for line_no, text in enumerate(lines, start=1):
-                try:
-                    row = json.loads(text) if text.strip() else None
-                except json.JSONDecodeError:
-                    continue  # malformed training rows are the training reader's to report
-                hits = {normalize_answer(prompt) for prompt in training_prompts(row)} & wanted.keys()
-                for key in sorted(hits):
-                    overlaps += [Overlap(str(path), line_no, q.id, q.question) for q in wanted[key]]
+        for line_no, text in enumerate(read_text(path).splitlines(), start=1):
+            try:
+                row = json.loads(text) if text.strip() else None
+            except json.JSONDecodeError:
+                continue  # malformed training rows are the training reader's to report
+            hits = {normalize_answer(prompt) for prompt in training_prompts(row)} & wanted.keys()
+            for key in sorted(hits):
+                overlaps += [Overlap(path, line_no, q.id, q.question) for q in wanted[key]]
     return overlaps
 
 
@@ -112,7 +110,7 @@ class Finding:
 def heldout_lines(path: str) -> dict[str, int]:
     """Held-out id -> line number (ids as read_heldout gives them: the row's id, or line-N)."""
     lines: dict[str, int] = {}
-    for line_no, text in enumerate(Path(path).expanduser().read_text(encoding="utf-8").splitlines(), start=1):
+    for line_no, text in enumerate(read_text(path).splitlines(), start=1):
         try:
             row = json.loads(text) if text.strip() else None
         except json.JSONDecodeError:
@@ -136,15 +134,14 @@ def training_targets(row: object) -> Iterator[str]:
 
 def _rows(train_files: Sequence[str]) -> Iterator[tuple[str, int, dict]]:
     for name in train_files:
-        path = Path(name).expanduser()
-        with path.open(encoding="utf-8") as lines:
-            for line_no, text in enumerate(lines, start=1):
-                try:
-                    row = json.loads(text) if text.strip() else None
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(row, dict):
-                    yield str(path), line_no, row
+        path = expand_path(name)
+        for line_no, text in enumerate(read_text(path).splitlines(), start=1):
+            try:
+                row = json.loads(text) if text.strip() else None
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                yield path, line_no, row
 
 
 def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
@@ -166,7 +163,7 @@ def find_paraphrases(questions: Sequence[HeldoutQuestion], train_files: Sequence
     prompts = [(path, line, prompt) for path, line, row in _rows(train_files) for prompt in training_prompts(row)]
     if not prompts or not questions:
         return []
-    key = (id(embedder), tuple((f, file_sha256(Path(f).expanduser())) for f in train_files))
+    key = (id(embedder), tuple((f, file_sha256(expand_path(f))) for f in train_files))
     if key not in _PROMPT_VECTORS:  # the training side once per process (a test session evaluates many times)
         _PROMPT_VECTORS.clear()
         _PROMPT_VECTORS[key] = embedder.embed([p for *_, p in prompts])  # (P, D)
@@ -228,24 +225,24 @@ def card_train_files(lineage: dict) -> list[str]:
     for adapter in lineage.get("adapters", []):
         card = (adapter.get("cards") or {}).get("adapter_card.json") or {}
         for entry in (card.get("data") or {}).get("files", []):
-            path = Path(entry["path"]).expanduser()
-            if not path.is_file():
+            path = expand_path(entry["path"])
+            if not is_file(path):
                 raise ConfigValueError(f"adapters.{adapter['name']}", entry["path"], "its card says it was trained "
                                        "on this file, which is not here; the leakage guard reads it (run from the "
                                        "training checkout, or check_leakage=false)")
             if entry.get("sha256") and file_sha256(path) != entry["sha256"]:
                 logger.warning("leakage guard: %s changed since adapter %s was trained on it", path, adapter["name"])
-            files.append(str(path))
+            files.append(path)
     return files
 
 
 def guard(settings, questions: Sequence[HeldoutQuestion], lineage: dict) -> dict:
     """Run every check; raise LeakageError on a copy, or an unexpected paraphrase or answer overlap, unless
     allow_leakage; return what results.json records (findings as file:line <-> file:line lines)."""
-    train_files = list(dict.fromkeys([*(str(Path(f).expanduser()) for f in settings.data.train_files),
+    train_files = list(dict.fromkeys([*(expand_path(f) for f in settings.data.train_files),
                                       *card_train_files(lineage)]))
     for name in train_files:
-        if not Path(name).is_file():
+        if not is_file(name):
             raise ConfigValueError("data.train_files", name, "no such file; the leakage check needs to read it")
     lines = heldout_lines(settings.data.heldout_file)
     where = {q.id: f"{settings.data.heldout_file}:{lines.get(q.id, '?')}" for q in questions}

@@ -9,7 +9,7 @@ from pathlib import Path
 from phi3ray.config import ModelConfig
 from phi3ray.models.adapters import fetch_adapter
 from phi3ray.models.base import model_path
-from phi3ray.storage import file_sha256
+from phi3ray.storage import expand_path, file_sha256, is_file
 
 MAX_CARD_BYTES = 1 << 20  # JSON files of an adapter folder up to this size are embedded in the lineage
 
@@ -51,9 +51,9 @@ def adapter_lineage(name: str, uri: str) -> dict:
 
 def data_lineage(heldout_file: str, train_files: Sequence[str]) -> dict:
     """sha256 of the held-out file and of each training file (None for a training file that is not here)."""
-    train = [(path, Path(path).expanduser()) for path in train_files]
+    train = [(path, expand_path(path)) for path in train_files]
     return {
         "heldout_file": heldout_file,
-        "heldout_sha256": file_sha256(Path(heldout_file).expanduser()),
-        "train_files": [{"path": p, "sha256": file_sha256(f) if f.is_file() else None} for p, f in train],
+        "heldout_sha256": file_sha256(expand_path(heldout_file)),
+        "train_files": [{"path": p, "sha256": file_sha256(f) if is_file(f) else None} for p, f in train],
     }

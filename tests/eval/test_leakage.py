@@ -58,6 +58,15 @@ def test_similar_but_different_questions_are_not_leaks(tmp_path):
 def test_missing_training_file_is_named(tmp_path):
     with pytest.raises(ConfigValueError, match="data.train_files"):
         find_overlaps(QUESTIONS, [str(tmp_path / "nope.jsonl")])
+    with pytest.raises(ConfigValueError, match="data.train_files"):
+        find_overlaps(QUESTIONS, [f"file://{tmp_path}/nope.jsonl"])
+
+
+def test_training_files_at_a_uri_are_read_through_the_storage_module(tmp_path):
+    """Training may read s3:// / gs:// files (pyarrow.fs); the guard reads the same URIs (file:// here)."""
+    write_jsonl(tmp_path / "qa.jsonl", [{"question": "How long is THE seal run-in", "answer": "2 h"}])
+    uri = f"file://{tmp_path}/qa.jsonl"
+    assert [(o.path, o.line, o.question_id) for o in find_overlaps(QUESTIONS, [uri])] == [(uri, 1, "h3")]
 
 
 def test_the_sample_dataset_has_no_leakage():
