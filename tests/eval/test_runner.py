@@ -111,7 +111,8 @@ def test_full_matrix_report_and_passing_gate(eval_overrides, trained_adapter, tm
     results = json.loads((run.run_dir / "results.json").read_text())
     assert [v["name"] for v in results["variants"]] == ["base", "base+rag", "pumps", "pumps+rag"]
     assert results["questions"] == QUESTIONS
-    assert results["leakage"]["overlaps"] == [f"{planted}:1: held-out h004 {heldout[3]['question']!r}"]
+    assert results["leakage"]["overlaps"] == [  # file:line on both sides
+        f"{planted}:1: held-out h004 {heldout[3]['question']!r} ({questions}:4): exact, same text"]
 
     answers = [json.loads(line) for line in (run.run_dir / "answers.jsonl").read_text().splitlines()]
     assert len(answers) == 4 * QUESTIONS
