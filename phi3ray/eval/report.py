@@ -262,15 +262,38 @@ def details_section(results: dict) -> list[Block]:
             f"Variants: {', '.join(v['name'] for v in results['variants'])}",
             f"Decoding (all variants): max_new_tokens={gen['max_new_tokens']}, temperature={gen['temperature']}, "
             f"top_p={gen['top_p']}; RAG context budget {gen['context_token_budget']} tokens",
-            "Leakage check: " + ("off" if not leakage["checked"] else
-                                 f"{len(leakage['overlaps'])} overlap(s)" if leakage["overlaps"] else "no overlaps"),
+            "Leakage check: " + leakage_summary(leakage),
         ]),
+        *leakage_details(leakage),
         ("details", Details("Every metric, with 95% CIs",
                             metric_tables(results, ("quality", "abstention", "citations")))),
         ("details", Details("Every finding, metric by metric", [("ul", results["verdict"])])),
         ("details", Details(f"Every paired comparison ({len(results['comparisons'])})", comparison_table(results))),
         ("details", Details(f"A chart per metric ({len(charts)})", charts)),
     ]
+
+
+def leakage_summary(leakage: dict) -> str:
+    """One line: what the guard found between the held-out set, the training files and the RAG documents."""
+    if not leakage["checked"]:
+        return "off"
+    parts = [f"{len(leakage['overlaps'])} unexpected overlap(s) with the training files"
+             + (" (allowed by allow_leakage=true)" if leakage["overlaps"] else "")]
+    if leakage.get("expected") is not None:
+        parts.append(f"{len(leakage['expected'])} expected (held-out rows marked in_train_facts)")
+    if leakage.get("answers_in_rag_documents") is not None:
+        parts.append(f"{len(leakage['answers_in_rag_documents'])} reference answer(s) sit verbatim in the RAG "
+                     "documents (RAG's job: a win there is retrieval, not memorisation)")
+    return "; ".join(parts)
+
+
+def leakage_details(leakage: dict) -> list[Block]:
+    """The guard's findings, folded: file:line on both sides, and which answers the RAG documents hold."""
+    lines = [f"unexpected: {f}" for f in leakage.get("overlaps") or []]
+    lines += [f"expected: {f}" for f in leakage.get("expected") or []]
+    lines += [f"answer of {qid} is in the RAG documents: {source}"
+              for qid, source in (leakage.get("answers_in_rag_documents") or {}).items()]
+    return [("details", Details(f"Leakage and memorisation ({len(lines)})", [("ul", lines)]))] if lines else []
 
 
 def speed_section(results: dict) -> list[Block]:

@@ -16,6 +16,7 @@ from phi3ray.eval.gate import judge_gate
 from phi3ray.eval.heldout import HeldoutQuestion
 from phi3ray.eval.plots import bar_chart_png
 from phi3ray.eval.report import (Details, Image, Raw, Table, chart_scale, estimate_cell, gate_section, kind_table,
+                                 leakage_details, leakage_summary,
                                  number, render_html, render_markdown, write_report)
 from phi3ray.eval.runner import _json_ready, write_answers
 from phi3ray.eval.scoring import METRICS, metric_spec, retrieval_scores, score_answer, summarize
@@ -257,3 +258,20 @@ def test_report_opens_with_the_verdict_and_keeps_every_table(report_run):
 def test_gate_section_without_a_gate():
     [heading, note] = gate_section({"gate": None})
     assert heading == ("h2", "Promotion gate: not set") and "promotes nothing" in note[1]
+
+
+def test_leakage_findings_are_summarised_and_listed_file_line_to_file_line():
+    leakage = {"checked": True, "overlaps": ["train.jsonl:3: held-out h1 'Q?' (heldout.jsonl:1): exact, same text"],
+               "expected": ["train.jsonl:9: held-out h2 'R?' (heldout.jsonl:2): paraphrase, cosine 0.95"],
+               "answers_in_rag_documents": {"h3": "docs/vx.md"}}
+    summary = leakage_summary(leakage)
+    assert summary.startswith("1 unexpected overlap(s) with the training files (allowed by allow_leakage=true)")
+    assert "1 expected (held-out rows marked in_train_facts)" in summary and "1 reference answer(s)" in summary
+    md = render_markdown(leakage_details(leakage))
+    assert "Leakage and memorisation (3)" in md
+    for line in ("unexpected: train.jsonl:3: held-out h1", "expected: train.jsonl:9: held-out h2",
+                 "answer of h3 is in the RAG documents: docs/vx.md"):
+        assert line in md
+    assert leakage_summary({"checked": False}) == "off"
+    assert leakage_details({"checked": True, "overlaps": []}) == []
+    assert leakage_summary({"checked": True, "overlaps": []}) == "0 unexpected overlap(s) with the training files"
