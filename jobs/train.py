@@ -23,7 +23,11 @@ def main(cfg: DictConfig) -> None:
     if result.model_version:
         print(f"registered as MLflow model version {result.model_version} (models:/{result.model_version})")
     s = result.summary
-    print(f"eval loss {s.eval_loss_start} -> {s.eval_loss} after {s.global_step} steps")
+    print(f"eval loss {_loss(s.eval_loss_start)} -> {_loss(s.eval_loss)} after {s.global_step} steps")
+
+
+def _loss(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":
