@@ -57,6 +57,18 @@ def training_prompts(row: object) -> Iterator[str]:
         yield row["question"]
 
 
+def json_rows(path: str) -> Iterator[tuple[int, dict]]:
+    """(line number, row) of every JSON object line of a JSONL file (local or URI); malformed lines are the
+    readers' to report, the guard passes over them."""
+    for line_no, text in enumerate(read_text(path).splitlines(), start=1):
+        try:
+            row = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            yield line_no, row
+
+
 def find_overlaps(questions: Sequence[HeldoutQuestion], train_files: Sequence[str]) -> list[Overlap]:
     """Every (training file line, held-out question) pair whose normalised texts are equal."""
     wanted: dict[str, list[HeldoutQuestion]] = {}
@@ -67,11 +79,7 @@ def find_overlaps(questions: Sequence[HeldoutQuestion], train_files: Sequence[st
         path = expand_path(name)
         if not is_file(path):
             raise ConfigValueError("data.train_files", name, "no such file; the leakage check needs to read it")
-        for line_no, text in enumerate(read_text(path).splitlines(), start=1):
-            try:
-                row = json.loads(text) if text.strip() else None
-            except json.JSONDecodeError:
-                continue  # malformed training rows are the training reader's to report
+        for line_no, row in json_rows(path):
             hits = {normalize_answer(prompt) for prompt in training_prompts(row)} & wanted.keys()
             for key in sorted(hits):
                 overlaps += [Overlap(path, line_no, q.id, q.question) for q in wanted[key]]
@@ -109,15 +117,7 @@ class Finding:
 
 def heldout_lines(path: str) -> dict[str, int]:
     """Held-out id -> line number (ids as read_heldout gives them: the row's id, or line-N)."""
-    lines: dict[str, int] = {}
-    for line_no, text in enumerate(read_text(path).splitlines(), start=1):
-        try:
-            row = json.loads(text) if text.strip() else None
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            lines[str(row.get("id") or f"line-{line_no}")] = line_no
-    return lines
+    return {str(row.get("id") or f"line-{line_no}"): line_no for line_no, row in json_rows(path)}
 
 
 def training_targets(row: object) -> Iterator[str]:
@@ -135,13 +135,8 @@ def training_targets(row: object) -> Iterator[str]:
 def _rows(train_files: Sequence[str]) -> Iterator[tuple[str, int, dict]]:
     for name in train_files:
         path = expand_path(name)
-        for line_no, text in enumerate(read_text(path).splitlines(), start=1):
-            try:
-                row = json.loads(text) if text.strip() else None
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                yield path, line_no, row
+        for line_no, row in json_rows(path):
+            yield path, line_no, row
 
 
 def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
