@@ -17,7 +17,9 @@ def test_lora_steps_in_bf16_fit_one_gpu():
 def test_mixed_adapter_batch_matches_one_adapter_at_a_time_mostly():
     model, device, _ = build(dry_run=False)
     result = mixed_generation(lora(model, ("a", "b")), device, rows=8, prompt=32, new=16)
-    assert result["rows_equal"] >= 0.75  # bf16 kernels differ by batch shape; most greedy rows still agree
+    # bf16 kernels differ by batch shape, and greedy tokens of random weights sit on near-ties: the mixed batch
+    # may move the logits no more than running each row by itself does (bench/gpu_check.sh prints both)
+    assert result["logits_drift"] <= 2 * result["shape_drift"] + 1e-3
 
 
 def test_fp16_embedding_stays_within_cosine_0_999_of_fp32():
