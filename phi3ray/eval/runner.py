@@ -84,13 +84,7 @@ def evaluate(settings: EvaluateConfig) -> EvalRun:
         "config": _public_config(settings),
         "lineage": lineage,
         "leakage": leakage,
-        "questions": len(prompts),
-        "variants": [asdict(v) for v in variants],
-        "metrics": summary.metrics,
-        "comparisons": summary.comparisons,
-        "retrieval": summary.retrieval,
-        "by_kind": [asdict(row) for row in summary.by_kind],
-        "gate": None if gate is None else {**asdict(gate), "passed": gate.passed, "lines": gate.lines()},
+        **scored_results(len(prompts), variants, summary, gate),
         "tracking": None if tracker is None else tracker.describe(),
     }
     results["verdict"] = write_verdict(_json_ready(results), primary=settings.gate.metric or "f1")
@@ -175,6 +169,19 @@ def _get(ref: ray.ObjectRef) -> list[AnswerRecord]:
         if isinstance(err.cause, Phi3RayError):
             raise err.cause from err
         raise
+
+
+def scored_results(questions: int, variants: list[Variant], summary, gate) -> dict:
+    """results.json's figures: the matrix, metrics with CIs, paired comparisons, retrieval, per kind, the gate."""
+    return {
+        "questions": questions,
+        "variants": [asdict(v) for v in variants],
+        "metrics": summary.metrics,
+        "comparisons": summary.comparisons,
+        "retrieval": summary.retrieval,
+        "by_kind": [asdict(row) for row in summary.by_kind],
+        "gate": None if gate is None else {**asdict(gate), "passed": gate.passed, "lines": gate.lines()},
+    }
 
 
 def write_answers(

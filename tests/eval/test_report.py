@@ -18,7 +18,7 @@ from phi3ray.eval.plots import bar_chart_png
 from phi3ray.eval.report import (Details, Image, Raw, Table, chart_scale, estimate_cell, gate_section, kind_table,
                                  leakage_details, leakage_summary,
                                  number, render_html, render_markdown, write_report)
-from phi3ray.eval.runner import _json_ready, write_answers
+from phi3ray.eval.runner import _json_ready, scored_results, write_answers
 from phi3ray.eval.scoring import METRICS, metric_spec, retrieval_scores, score_answer, summarize
 from phi3ray.eval.variants import QuestionPrompts, build_matrix
 from phi3ray.eval.verdict import Finding, write_verdict
@@ -105,13 +105,7 @@ def synthetic_run(run_dir: Path, gate_metric: str = "key_terms") -> dict:
         "lineage": {"adapters": [{"name": "pumps", "uri": "/runs/pumps/adapter"}],
                     "data": {"heldout_file": "heldout.jsonl"}},
         "leakage": {"checked": True, "overlaps": []},
-        "questions": len(prompts),
-        "variants": [asdict(v) for v in variants],
-        "metrics": summary.metrics,
-        "comparisons": summary.comparisons,
-        "retrieval": summary.retrieval,
-        "by_kind": [asdict(row) for row in summary.by_kind],
-        "gate": {**asdict(gate), "passed": gate.passed, "lines": gate.lines()},
+        **scored_results(len(prompts), variants, summary, gate),
     }
     results["verdict"] = write_verdict(_json_ready(results), primary=gate_metric)
     results["timings"] = {"retrieval_s": 1.5, "answering_s": 12.0, "total_s": 14.0}
