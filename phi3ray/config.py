@@ -46,11 +46,13 @@ class ModelConfig:
     dtype: str = "auto"  # auto = bfloat16 on CUDA, float32 on CPU
     attn_implementation: str = "sdpa"  # sdpa | eager | flash_attention_2
     make_if_missing: bool = False  # tiny model only: build the local folder on first use
+    serve_gpus: float = 1.0  # GPUs a serving replica of this model asks for (serve.yaml's generator num_gpus); 0 = CPU
 
     def __post_init__(self) -> None:
         _one_of("model.dtype", self.dtype, DTYPES)
         _one_of("model.attn_implementation", self.attn_implementation, ("sdpa", "eager", "flash_attention_2"))
         _positive("model.context_length", self.context_length)
+        _positive("model.serve_gpus", self.serve_gpus, allow_zero=True)
 
 
 @dataclass
@@ -454,7 +456,7 @@ class DeploymentSettings:
     max_replicas: int = 1  # autoscaling: never more
     target_ongoing_requests: float = 2.0  # autoscaling: requests in flight per replica it aims for
     num_cpus: float = 1.0  # CPUs reserved per replica (fractions allowed)
-    num_gpus: float = 0.0  # GPUs per replica (1 for a Generator on a GPU node; fractions share one)
+    num_gpus: float = 0.0  # GPUs per replica (fractions share one); the Generator's is the model's serve_gpus
     max_ongoing_requests: int = 64  # requests a replica takes at once; more wait in the handle's queue
 
     def __post_init__(self) -> None:

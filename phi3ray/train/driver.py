@@ -29,7 +29,7 @@ from phi3ray.train.adapter_card import build_card, write_card
 from phi3ray.train.checkpoints import list_checkpoints, run_dir
 from phi3ray.train.deepspeed_config import check_combination
 from phi3ray.train.preflight import preflight
-from phi3ray.train.sequences import dataset_config, ray_datasets, sequences_with_ray_data
+from phi3ray.train.sequences import dataset_config, prepare_sequences, ray_datasets
 from phi3ray.train.summary import TrainSummary
 from phi3ray.train.worker import train_loop_per_worker
 
@@ -132,7 +132,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
     if started_ray:
         ray.init()  # under `ray job submit` RAY_ADDRESS points at the cluster; otherwise a local Ray starts here
     try:
-        sequences = sequences_with_ray_data(cfg, data, cfg.scaling.num_workers)  # once, in parallel; workers read shards
+        sequences = prepare_sequences(cfg, data, cfg.scaling.num_workers)  # once, here; workers read their shards
         trainer = TorchTrainer(
             train_loop_per_worker,
             train_loop_config={"cfg": cfg, "data_stats": sequences.stats, "run_dir": run_uri, "drill_flag": drill_flag},

@@ -6,6 +6,9 @@ actor), the driver packs the results (best-fit-decreasing is one global choice, 
 ``pack_examples``' on one process) and trims them to whole batches per worker, and ``TorchTrainer`` gets them
 as Ray Datasets: each worker reads its own shard of "train" (``ray.train.get_dataset_shard``, split in a
 fixed order so that a restarted worker reads the same shard) and the whole of "eval".
+
+Below ``RAY_DATA_MIN_ROWS`` rows the driver tokenizes in its own process: starting an actor pool costs ~10 s,
+more than tokenizing a few thousand rows on one CPU, and the packs are the same either way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from phi3ray.train.summary import DataStats
 
 COLUMNS = ("input_ids", "labels", "position_ids")  # what a worker reads of each sequence
 BLOCK_ROWS = 1000  # rows per Ray Data block: the unit of parallel tokenization and of sharding
+RAY_DATA_MIN_ROWS = 10_000  # fewer rows (train + eval) are tokenized in the driver's process
 
 
 @dataclass
@@ -137,6 +141,17 @@ def sequences_with_ray_data(cfg: TrainConfig, data: tuple[ReadReport, ReadReport
         for index, ids, labels, what in columns:
             fitted[index] = (None if what == "dropped" else Tokenized(ids, labels, examples[index].source), what)
     return sequences_from_fitted(cfg, fitted[:len(train)], fitted[len(train):], world_size, skipped)
+
+
+def prepare_sequences(cfg: TrainConfig, data: tuple[ReadReport, ReadReport | None], world_size: int) -> Sequences:
+    """The run's sequences, once: in this process for a small dataset, with Ray Data from RAY_DATA_MIN_ROWS rows."""
+    report, held = data
+    rows = len(report.examples) + (len(held.examples) if held is not None else 0)
+    if rows < RAY_DATA_MIN_ROWS:
+        from phi3ray.models.base import load_tokenizer
+
+        return sequences_in_process(load_tokenizer(cfg.model), cfg, data, world_size)
+    return sequences_with_ray_data(cfg, data, world_size)
 
 
 def ray_datasets(sequences: Sequences, seed: int) -> dict:

@@ -44,3 +44,17 @@ def test_evaluation_actors_ask_for_a_gpu_from_the_config():
 
     assert actor_resources(load_config("evaluate", ["model=tiny"])) == {"num_cpus": 1, "num_gpus": 0}
     assert actor_resources(load_config("evaluate", ["model=tiny", "use_gpu=true"])) == {"num_cpus": 1, "num_gpus": 1}
+
+
+def test_the_generator_asks_for_the_gpus_its_model_needs():
+    from phi3ray.serve.app import deployment_options
+
+    def gpus(*overrides):
+        cfg = load_config("serve", list(overrides))
+        return deployment_options(cfg.deployments.generator)["ray_actor_options"]["num_gpus"]
+
+    assert gpus() == 1  # a real Phi-3 serves in bf16 on a GPU, never float32 on a GPU node's CPU
+    assert gpus("model=phi3-medium-4k") == 1
+    assert gpus("model=tiny") == 0
+    assert gpus("model=phi3-mini-4k", "deployments.generator.num_gpus=0.5") == 0.5  # two replicas share one
+    assert load_config("serve", ["model=tiny"]).deployments.retriever.num_gpus == 0

@@ -67,3 +67,17 @@ def test_too_few_sequences_for_one_batch_per_worker_is_one_line_naming_the_setti
     row = Tokenized([1, 2, 3], [IGNORE, 2, 3], "train.jsonl:1")
     with pytest.raises(ConfigValueError, match=r"^training.per_device_batch_size=\d+: 1 training sequence\(s\) cannot fill"):
         sequences_from_fitted(cfg, [(row, "kept")], [(row, "kept")], world_size=2, skipped=0)
+
+
+@pytest.mark.fast
+def test_a_small_dataset_is_tokenized_in_the_driver_and_a_large_one_with_ray_data(monkeypatch):
+    import phi3ray.train.sequences as sequences
+
+    cfg = validate(compose_config("train", ["model=tiny", "data.max_seq_len=128", "data.overflow=truncate"]))
+    data = read_training_data(cfg.data)
+    calls = []
+    monkeypatch.setattr(sequences, "sequences_with_ray_data", lambda *a: calls.append("ray") or "ray data")
+    small = sequences.prepare_sequences(cfg, data, 2)
+    assert not calls and small.stats.train_examples == len(data[0].examples) - small.stats.eval_examples
+    monkeypatch.setattr(sequences, "RAY_DATA_MIN_ROWS", len(data[0].examples))
+    assert sequences.prepare_sequences(cfg, data, 2) == "ray data" and calls == ["ray"]
