@@ -521,6 +521,17 @@ class ServeConfig:
                 self.deployments.generator.max_ongoing_requests,
                 f"must be >= max_batch_size ({self.max_batch_size}), or batches never fill",
             )
+        retrievers = self.deployments.retriever
+        most = retrievers.max_replicas if retrievers.autoscaling else retrievers.num_replicas
+        if self.retriever.weaviate.mode == "embedded" and most > 1:
+            raise ConfigValueError(
+                "deployments.retriever.num_replicas" if not retrievers.autoscaling else "deployments.retriever.max_replicas",
+                most, f"{EMBEDDED_ALONE}; run one Weaviate for all of them and use retriever=local|cloud",
+            )
+
+
+# why retriever=embedded serves from one replica on one node only
+EMBEDDED_ALONE = "each Retriever replica would start its own embedded Weaviate, empty on any other node"
 
 
 def context_limit(cfg: ServeConfig) -> int:

@@ -12,6 +12,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PHI3RAY_CACHE=${PHI3RAY_CACHE:-$HOME/.cache/phi3ray}
 WEAVIATE_VERSION=1.39.0
 VENV=$PHI3RAY_CACHE/venv
+# a linked venv (CI links the machine's into a fresh cache) is used under its real path: compiled extensions
+# (DeepSpeed's CPU comm op, ~40 s to build) are cached by the paths they were built from
+[ -L "$VENV" ] && VENV=$(cd "$VENV" && pwd -P)
 PY=${PYTHON:-python3}
 mkdir -p "$PHI3RAY_CACHE/bin"
 

@@ -15,8 +15,11 @@ from phi3ray.rag.ingest import IngestSummary
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_job(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_job(*args: str, cwd: Path = ROOT, timeout: float = 300, ray_address: str | None = None) -> subprocess.CompletedProcess:
+    """python <args> as a user runs it; with ray_address it joins that Ray cluster instead of starting its own."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    if ray_address:
+        env["RAY_ADDRESS"] = ray_address
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -53,7 +56,7 @@ def test_a_bad_setting_names_the_key_without_a_traceback(tmp_path):
 
 
 @pytest.mark.slow
-def test_ingest_writes_what_it_can_read_then_exits_1_naming_the_unreadable(weaviate_server, tmp_path):
+def test_ingest_writes_what_it_can_read_then_exits_1_naming_the_unreadable(weaviate_server, ray_session, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "glossary.md").write_text((ROOT / "data/pumps/docs/glossary.md").read_text())
@@ -61,14 +64,15 @@ def test_ingest_writes_what_it_can_read_then_exits_1_naming_the_unreadable(weavi
     common = [
         "jobs/ingest.py", *weaviate_server.overrides("TestEntryIngest"), f"data.documents=[{docs}/*]", "queries=[]", f"hydra.run.dir={tmp_path / 'hydra'}",
     ]
-    failed = run_job(*common)
+    address = ray_session.get_runtime_context().gcs_address  # the session's Ray: no start-up per run
+    failed = run_job(*common, ray_address=address)
     assert failed.returncode == 1, failed.stderr[-2000:]
     assert "Traceback" not in failed.stderr + failed.stdout
     assert "ingest: 1 document(s) could not be read" in failed.stderr
     assert f"{docs / 'corrupt.pdf'}: " in failed.stderr
     assert "written=" in failed.stdout and "failed=0" in failed.stdout  # the glossary was written first
 
-    skipped = run_job(*common, "data.on_error=skip")
+    skipped = run_job(*common, "data.on_error=skip", ray_address=address)
     assert skipped.returncode == 0, skipped.stderr[-2000:]
     assert f"unreadable (skipped): {docs / 'corrupt.pdf'}" in skipped.stdout
     assert "written=0" in skipped.stdout  # the first run had written everything readable

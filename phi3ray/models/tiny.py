@@ -236,10 +236,17 @@ class Stage:
     seed: int  # of its lessons (the probe lessons use seed + 1)
     prompt_weight: float  # loss weight of a prompt token relative to an answer token
     separate: bool = False  # normalise the answer's and the prompt's loss apart (answer mean + w * prompt mean)
+    copy_every: int = 0  # every copy_every-th step is a copy batch instead of reading lessons (1: a copy course)
+    copy_vocab: int = 0  # copy batches draw from the first copy_vocab ordinary tokens (0: all of them)
 
+
+COPY_BATCH = 64  # sequences per copy batch
+COPY_LENGTHS = (6, 20)  # tokens of a sequence, drawn per batch
+COPY_REPEATS = 3  # times a sequence is said: the second and third are copies
 
 # Stage 1 learns the language of manuals, the prompt's layout and the answer's form, with every token weighed
 # (answers 1, prompts PROMPT_LOSS_WEIGHT); stage 2 puts the weight on the answers: reading, citing, abstaining.
+
 PRETRAIN_STAGES = (
     Stage(PRETRAIN_STEPS, PRETRAIN_LR, seed=0, prompt_weight=PROMPT_LOSS_WEIGHT),
     Stage(700, 1e-3, seed=2, prompt_weight=0.05, separate=True),
@@ -282,9 +289,14 @@ def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0
 def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
     from phi3ray.models.reading import lessons
 
-    rows = lessons(stage.steps * PRETRAIN_BATCH, tokenizer, seed=stage.seed)
-    batches = _length_batches([_tokenize(tokenizer, row, stage.prompt_weight) for row in rows], PRETRAIN_BATCH,
+    copies = stage.steps // stage.copy_every if stage.copy_every else 0
+    rows = lessons((stage.steps - copies) * PRETRAIN_BATCH, tokenizer, seed=stage.seed)
+    reading = _length_batches([_tokenize(tokenizer, row, stage.prompt_weight) for row in rows], PRETRAIN_BATCH,
                               stage.seed)
+    vocab = len(SPECIAL_TOKENS) + stage.copy_vocab if stage.copy_vocab else len(tokenizer)
+    copying = iter(_copy_batches(copies, vocab, tokenizer.bos_token_id, stage.seed))
+    batches = [next(copying) if stage.copy_every and step % stage.copy_every == 0 else reading.pop()
+               for step in range(1, stage.steps + 1)]
     probe = lessons(PROBE_LESSONS, tokenizer, seed=stage.seed + 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=0.01, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -296,9 +308,9 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
         logits = model(input_ids=ids).logits[:, :-1]  # (B, T-1, V)
         loss_each = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
         w = weights[:, 1:]
-        if stage.separate:
-            answer = w == 1.0
-            prompt = (w > 0) & ~answer
+        answer = w == 1.0
+        prompt = (w > 0) & ~answer
+        if stage.separate and prompt.any():  # (a copy batch has no prompt)
             loss = (loss_each * answer).sum() / answer.sum() + stage.prompt_weight * (
                 (loss_each * prompt).sum() / prompt.sum())
         else:
@@ -311,7 +323,8 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if step % PROBE_EVERY == 0 or step == len(batches):
-            bar.write(f"step {step}: loss {loss.item():.3f}, {probe_reading(model, tokenizer, probe)}")
+            bar.write(f"step {step}: loss {loss.item():.3f}, {probe_copying(model, tokenizer.bos_token_id)}, "
+                      f"{probe_reading(model, tokenizer, probe)}")
 
 
 def _tokenize(tokenizer, row: dict, prompt_weight: float) -> tuple[list[int], list[float]]:
@@ -321,6 +334,38 @@ def _tokenize(tokenizer, row: dict, prompt_weight: float) -> tuple[list[int], li
     tokenized = tokenize_example(tokenizer, Example(row["messages"], "lesson"))
     weights = [1.0 if label != IGNORE else prompt_weight for label in tokenized.labels]
     return tokenized.input_ids, weights
+
+
+def _copy_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """steps batches of BOS + a random token sequence said COPY_REPEATS times; only the repeats weigh.
+
+    The synthetic task on which small transformers form induction heads (Olsson et al. 2022: attend to where
+    the current token occurred before and predict what followed it), the copying that quoting a source is made
+    of. Reading lessons alone taught the tiny model the answers' form but no copying in 2300 steps; lengths vary
+    so that no positional shortcut solves it, and the first time through (unpredictable) carries no loss.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    first = len(SPECIAL_TOKENS)  # no special token in the sequences
+    batches = []
+    for _ in range(steps):
+        length = int(torch.randint(COPY_LENGTHS[0], COPY_LENGTHS[1] + 1, (1,), generator=generator))
+        seq = torch.randint(first, vocab, (COPY_BATCH, length), generator=generator)
+        ids = torch.cat([torch.full((COPY_BATCH, 1), bos), *[seq] * COPY_REPEATS], dim=1)
+        weights = torch.zeros_like(ids, dtype=torch.float)
+        weights[:, 1 + length:] = 1.0
+        batches.append((ids, weights))
+    return batches
+
+
+def probe_copying(model, bos: int, length: int = 12, rows: int = 32) -> str:
+    """Share of a repeated random sequence's second half that the model predicts right (teacher-forced)."""
+    generator = torch.Generator().manual_seed(12345)
+    seq = torch.randint(len(SPECIAL_TOKENS), model.config.vocab_size, (rows, length), generator=generator)
+    ids = torch.cat([torch.full((rows, 1), bos), seq, seq], dim=1)
+    model.eval()
+    with torch.no_grad():
+        predicted = model(input_ids=ids).logits[:, length + 1 : -1].argmax(-1)
+    return f"copies {(predicted == ids[:, length + 2 :]).float().mean().item():.0%} of a repeat"
 
 
 def _length_batches(rows: list[tuple[list[int], list[float]]], size: int, seed: int):

@@ -14,7 +14,8 @@ import yaml
 from pydantic import BaseModel, field_validator
 from ray.serve import Application
 
-from phi3ray.config import DeploymentSettings, ServeConfig, conf_dir, load_config
+from phi3ray.config import EMBEDDED_ALONE, DeploymentSettings, ServeConfig, conf_dir, load_config
+from phi3ray.errors import ConfigValueError
 from phi3ray.models.base import model_path
 from phi3ray.serve.generator import Generator
 from phi3ray.serve.ingress import Ingress
@@ -65,9 +66,28 @@ def deployment_options(settings: DeploymentSettings) -> dict:
     return options
 
 
+def check_retriever_topology(cfg: ServeConfig, nodes: int | None = None) -> None:
+    """Refuse an embedded Weaviate on a Ray cluster of several nodes (nodes: alive ones; None = ask Ray, if up).
+
+    Several replicas are refused by the config itself (ServeConfig); here the cluster: its one replica may be
+    placed, or replaced after a failure, on a node whose embedded Weaviate holds nothing.
+    """
+    if cfg.retriever.weaviate.mode != "embedded":
+        return
+    if nodes is None:
+        import ray
+
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive")) if ray.is_initialized() else 1
+    if nodes > 1:
+        raise ConfigValueError("retriever", cfg.retriever.name, f"on a Ray cluster of {nodes} nodes {EMBEDDED_ALONE}; "
+                               "run one Weaviate (the weaviate-server binary, its container image or Weaviate "
+                               "Cloud) and use retriever=local|cloud")
+
+
 def app_for(cfg: ServeConfig) -> Application:
     """Wire the graph for a composed config: Ingress(Retriever, Generator)."""
     model_path(cfg.model)  # a model made on first use (the tiny Phi-3) is made here, once, before any replica reads it
+    check_retriever_topology(cfg)
     d = cfg.deployments
     batching = {"max_batch_size": cfg.max_batch_size, "batch_wait_timeout_s": cfg.batch_wait_timeout_s}
     return Ingress.options(**deployment_options(d.ingress)).bind(

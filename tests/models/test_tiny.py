@@ -149,3 +149,22 @@ def test_a_distributed_worker_never_makes_it(tmp_path):
     finally:
         dist.destroy_process_group()
     assert not (tmp_path / "tiny-phi3").exists()
+
+
+@pytest.mark.fast
+def test_copy_batches_weigh_only_the_repeats_and_vary_their_length():
+    from phi3ray.models import tiny
+
+    batches = tiny._copy_batches(20, vocab=600, bos=1, seed=3)
+    lengths = set()
+    for ids, weights in batches:
+        length = (ids.shape[1] - 1) // tiny.COPY_REPEATS
+        lengths.add(length)
+        assert (ids[:, 0] == 1).all() and ids[:, 1:].min() >= len(tiny.SPECIAL_TOKENS) and ids.max() < 600
+        first = ids[:, 1 : 1 + length]
+        for k in range(1, tiny.COPY_REPEATS):
+            assert torch.equal(ids[:, 1 + k * length : 1 + (k + 1) * length], first)
+        assert (weights[:, : 1 + length] == 0).all() and (weights[:, 1 + length :] == 1).all()
+    assert len(lengths) > 3  # no fixed offset to copy from: only an induction head solves it
+    again = tiny._copy_batches(20, vocab=600, bos=1, seed=3)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))  # seeded

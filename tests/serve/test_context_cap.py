@@ -58,3 +58,20 @@ def test_the_generator_asks_for_the_gpus_its_model_needs():
     assert gpus("model=tiny") == 0
     assert gpus("model=phi3-mini-4k", "deployments.generator.num_gpus=0.5") == 0.5  # two replicas share one
     assert load_config("serve", ["model=tiny"]).deployments.retriever.num_gpus == 0
+
+
+def test_an_embedded_weaviate_is_refused_behind_several_retrievers_or_nodes():
+    from phi3ray.serve.app import check_retriever_topology
+
+    with pytest.raises(ConfigValueError, match=r"deployments.retriever.num_replicas=2: each Retriever replica would "
+                                               r"start its own embedded Weaviate.*use retriever=local\|cloud"):
+        load_config("serve", ["model=tiny", "deployments.retriever.num_replicas=2"])
+    with pytest.raises(ConfigValueError, match="deployments.retriever.max_replicas=3"):
+        load_config("serve", ["model=tiny", "deployments.retriever.autoscaling=true",
+                              "deployments.retriever.max_replicas=3"])
+    local = load_config("serve", ["model=tiny", "retriever=local", "deployments.retriever.num_replicas=2"])
+    check_retriever_topology(local, nodes=3)  # one shared Weaviate: any number of replicas and nodes
+    embedded = load_config("serve", ["model=tiny"])
+    check_retriever_topology(embedded, nodes=1)
+    with pytest.raises(ConfigValueError, match="retriever='embedded': on a Ray cluster of 3 nodes each Retriever"):
+        check_retriever_topology(embedded, nodes=3)
