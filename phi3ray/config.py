@@ -244,6 +244,7 @@ class RunSettings:
     num_to_keep: int = 2  # checkpoints kept
     max_failures: int = 0  # worker failures tolerated (restored from the latest checkpoint); -1 = no limit
     kill_worker_at_step: int = -1  # fault drill: the last worker SIGKILLs itself once at this step; -1 = off
+    shared_storage: bool = False  # a local storage_path is one filesystem mounted at the same path on every node (NFS, EFS)
 
     def __post_init__(self) -> None:
         _positive("run.num_to_keep", self.num_to_keep)

@@ -98,6 +98,21 @@ def check_run_folder(cfg: TrainConfig, run_uri: str) -> None:
         )
 
 
+def check_storage_reach(cfg: TrainConfig, nodes: int) -> None:
+    """On a cluster of several nodes (nodes: alive ones), a local run.storage_path must be a shared filesystem.
+
+    Every worker writes its checkpoint shard there and a restarted worker reads it back, from whichever node it
+    lands on; a folder that only the driver's node has fails at the first checkpoint, or resumes from nothing.
+    """
+    path = cfg.run.storage_path
+    if nodes > 1 and not is_uri(path) and not cfg.run.shared_storage:
+        raise ConfigValueError(
+            "run.storage_path", path, f"is a folder of this node, but the Ray cluster has {nodes} nodes and workers "
+            "on the others cannot reach it; use s3://... or gs://..., or run.shared_storage=true when it is one "
+            "filesystem mounted at the same path on every node (NFS, EFS)",
+        )
+
+
 def _why(err: Exception) -> str:
     """The workers' own cause: the lowest failed rank's exception (a phi3ray error whole, others' first line)."""
     failures = getattr(err, "worker_failures", None) or {}  # ray.train.WorkerGroupError: rank -> the worker's exception
@@ -132,6 +147,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
     if started_ray:
         ray.init()  # under `ray job submit` RAY_ADDRESS points at the cluster; otherwise a local Ray starts here
     try:
+        check_storage_reach(cfg, sum(1 for node in ray.nodes() if node.get("Alive")))  # before any worker starts
         sequences = prepare_sequences(cfg, data, cfg.scaling.num_workers)  # once, here; workers read their shards
         trainer = TorchTrainer(
             train_loop_per_worker,

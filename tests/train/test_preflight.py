@@ -64,3 +64,17 @@ def test_a_row_the_chat_template_cannot_render_is_refused_with_its_line(tmp_path
     monkeypatch.setattr(chat_template, "END_TOKEN", "<|eot_id|>")  # a template that ends replies otherwise
     with pytest.raises(DataErrors, match="train.jsonl:1: the chat template does not render assistant turn 1"):
         check_chat_template(cfg, DATA)
+
+
+def test_a_node_local_run_folder_is_refused_on_a_cluster_of_several_nodes(tmp_path):
+    from phi3ray.train.driver import check_storage_reach
+
+    local = short_run(tmp_path, "reach")
+    check_storage_reach(local, nodes=1)  # one node: its own folder is everyone's
+    with pytest.raises(ConfigValueError, match=r"run.storage_path=.*is a folder of this node, but the Ray cluster "
+                                               r"has 3 nodes.*use s3://.*run.shared_storage=true"):
+        check_storage_reach(local, nodes=3)
+    check_storage_reach(short_run(tmp_path, "reach", "run.shared_storage=true"), nodes=3)  # NFS/EFS, say so
+    bucket = short_run(tmp_path, "reach")
+    bucket.run.storage_path = "s3://bucket/runs"
+    check_storage_reach(bucket, nodes=3)
