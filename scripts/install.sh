@@ -69,5 +69,8 @@ if ! command -v chromium >/dev/null; then
 fi
 
 export PHI3RAY_PY=$VENV/bin/python
+# the venv's tools first, as in `. scripts/env.sh` and on Ray's workers: its ninja (1.13) builds DeepSpeed's CPU comm
+# op; a system ninja of another version discards that build's log and rebuilds it (~1 min) at every switch
+export PATH="$VENV/bin:$PATH"
 export PHI3RAY_WEAVIATE_BIN=$WEAVIATE_BIN
 say "ready: $PHI3RAY_PY, $WEAVIATE_BIN"
