@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,10 +53,22 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ChatRequest(BaseModel):
-    """POST /v1/chat/completions. Unknown OpenAI fields are ignored; unsupported values are refused."""
+# OpenAI request fields whose behaviour this server does not have, with the values that ask for nothing (None always
+# does): any other value is a 400 naming the field, never a silently different answer
+UNSUPPORTED = {
+    "tools": ([],), "tool_choice": ("none",), "parallel_tool_calls": (False,), "functions": ([],),
+    "function_call": ("none",), "response_format": ({"type": "text"},), "logprobs": (False,), "top_logprobs": (0,),
+    "presence_penalty": (0,), "frequency_penalty": (0,), "audio": (), "modalities": (["text"],), "prediction": (),
+    "web_search_options": (), "reasoning_effort": (),
+}
 
-    model_config = ConfigDict(extra="ignore")
+
+class ChatRequest(BaseModel):
+    """POST /v1/chat/completions. OpenAI's fields (UNSUPPORTED ones only with values that ask for nothing) and `rag`;
+    metadata that changes no answer (user, metadata, store, service_tier) is taken and ignored; any other field is
+    a 400 ("unrecognized request argument"), as OpenAI answers it, rather than dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
@@ -72,6 +84,31 @@ class ChatRequest(BaseModel):
     logit_bias: dict[int, float] | None = None  # token id -> -100..100
     rag: RagOptions | None = None
     user: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    tools: Any = None
+    tool_choice: Any = None
+    parallel_tool_calls: Any = None
+    functions: Any = None
+    function_call: Any = None
+    response_format: Any = None
+    logprobs: Any = None
+    top_logprobs: Any = None
+    presence_penalty: Any = None
+    frequency_penalty: Any = None
+    audio: Any = None
+    modalities: Any = None
+    prediction: Any = None
+    web_search_options: Any = None
+    reasoning_effort: Any = None
+
+    @field_validator(*UNSUPPORTED)
+    @classmethod
+    def _not_supported(cls, value, info):
+        if value is not None and value not in UNSUPPORTED[info.field_name]:
+            raise ValueError("is not supported by this server; leave it out")
+        return value
 
     @field_validator("stop")
     @classmethod
@@ -205,6 +242,8 @@ def describe_validation(err: ValidationError) -> tuple[str, str | None]:
         message = "messages must contain at least one message"
     elif first["type"] == "missing":
         message = f"'{where}' is a required property"
+    elif first["type"] == "extra_forbidden":
+        message = f"unrecognized request argument supplied: {where}"
     elif where:
         message = f"{where}: {message}"
     return message, where or None

@@ -37,7 +37,12 @@ def test_requests_take_the_openai_fields_and_the_rag_object():
                 {"role": "user", "content": [{"type": "text", "text": "Seal "}, {"type": "text", "text": "torque?"}]},
             ],
             "rag": {"top_k": 3, "alpha": 0.25, "filters": {"doc_id": ["a", "b"]}},
-            "frequency_penalty": 0,  # unknown OpenAI fields are ignored
+            "frequency_penalty": 0,  # unsupported OpenAI fields pass with the values that ask for nothing
+            "tools": [],
+            "response_format": {"type": "text"},
+            "logprobs": False,
+            "metadata": {"team": "field service"},  # metadata that changes no answer is taken and ignored
+            "store": False,
         }
     )
     assert req.conversation() == [
@@ -67,9 +72,29 @@ def test_requests_take_the_openai_fields_and_the_rag_object():
         ),
         (
             {"model": "m", "messages": [{"role": "user", "content": "x"}], "rag": {"topk": 3}},
-            "Extra inputs",
+            "unrecognized request argument supplied: rag.topk",
             "rag.topk",
         ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "best_of": 3},
+            "unrecognized request argument supplied: best_of",
+            "best_of",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}],
+             "tools": [{"type": "function", "function": {"name": "f"}}]},
+            "tools: is not supported by this server; leave it out",
+            "tools",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}},
+            "response_format: is not supported",
+            "response_format",
+        ),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "logprobs": True}, "logprobs: is not", "logprobs"),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "presence_penalty": 0.5}, "not supported",
+         "presence_penalty"),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}, "less than or equal to 1", "n"),
     ],
 )
 def test_invalid_requests_name_the_field(body, message, param):
