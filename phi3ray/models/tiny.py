@@ -254,7 +254,6 @@ COPY_REPEATS = 3  # times a sequence is said: the second and third are copies
 
 # Stage 1 learns the language of manuals, the prompt's layout and the answer's form, with every token weighed
 # (answers 1, prompts PROMPT_LOSS_WEIGHT); stage 2 puts the weight on the answers: reading, citing, abstaining.
-
 PRETRAIN_STAGES = (
     Stage(PRETRAIN_STEPS, PRETRAIN_LR, seed=0, prompt_weight=PROMPT_LOSS_WEIGHT),
     Stage(700, 1e-3, seed=2, prompt_weight=0.05, separate=True),
@@ -299,11 +298,11 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
 
     copies = stage.steps // stage.copy_every if stage.copy_every else 0
     rows = lessons((stage.steps - copies) * PRETRAIN_BATCH, tokenizer, seed=stage.seed)
-    reading = _length_batches([_tokenize(tokenizer, row, stage.prompt_weight) for row in rows], PRETRAIN_BATCH,
-                              stage.seed)
+    reading = iter(_length_batches([_tokenize(tokenizer, row, stage.prompt_weight) for row in rows], PRETRAIN_BATCH,
+                                   stage.seed))  # in their seeded order: a stage without copy batches is as before
     vocab = len(SPECIAL_TOKENS) + stage.copy_vocab if stage.copy_vocab else len(tokenizer)
     copying = iter(_copy_batches(copies, vocab, tokenizer.bos_token_id, stage.seed))
-    batches = [next(copying) if stage.copy_every and step % stage.copy_every == 0 else reading.pop()
+    batches = [next(copying) if stage.copy_every and step % stage.copy_every == 0 else next(reading)
                for step in range(1, stage.steps + 1)]
     probe = lessons(PROBE_LESSONS, tokenizer, seed=stage.seed + 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=0.01, betas=(0.9, 0.98))
