@@ -273,7 +273,7 @@ def lesson(rng: random.Random, tokenizer, *, token_budget: int, context_length: 
     for manual in family:
         if manual is target and mode == "missing":
             continue  # the model asked about is not among the sources at all
-        for section in {x.section for x in manual.facts}:
+        for section in dict.fromkeys(x.section for x in manual.facts):  # ordered: a set's order follows the hash seed
             pool.append((manual, section))
     rng.shuffle(pool)
     for manual, section in pool[: rng.randint(2, 4) if mode == "read" else rng.randint(2, 5)]:

@@ -11,7 +11,9 @@ value: see the probe lines pretraining prints). Its weights come from ``pretrain
 (phi3ray.models.reading) — questions answered by copying and citing the right one of several numbered
 sources in the serving prompt, or with the abstention sentence when none holds the answer — about a
 fictional world that shares nothing with the sample domain. Bit-for-bit equality of a re-run is only
-expected on the same CPU and torch build (torch does not promise it across them).
+expected on the same CPU and torch build (torch does not promise it across them). The shipped weights
+predate a fix to the lessons: their distractor sections came in a set's order, which follows Python's
+per-process hash seed, so no re-run makes exactly those lessons again (now every process makes the same).
 
 Copying is one half of reading, and a Stage can teach it (copy_every: random sequences said three times):
 continuing the shipped weights with 900 copy steps (on 512 of its tokens, which taught no copying of the

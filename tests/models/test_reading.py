@@ -4,7 +4,10 @@ determinism — and not one fact of the sample domain (data/pumps), so RAG's gai
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +118,24 @@ def test_unanswerable_lessons_abstain_and_their_sources_lack_the_asked_model_or_
 def test_lessons_are_deterministic(tokenizer, rows):
     assert reading.lessons(400, tokenizer, seed=7) == rows
     assert reading.lessons(20, tokenizer, seed=8) != rows[:20]
+
+
+_DIGEST = """
+import hashlib, json, sys
+from transformers import AutoTokenizer
+from phi3ray.models import reading
+from phi3ray.models.tiny import ASSETS
+rows = reading.lessons(200, AutoTokenizer.from_pretrained(ASSETS), seed=7)
+print(hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest())
+"""
+
+
+def test_lessons_do_not_depend_on_the_interpreters_hash_seed():
+    """Python salts str hashes per process, so iterating a set of strings reorders between runs: the lessons
+    (and the weights pre-trained on them) must come out the same in every process."""
+    digests = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-c", _DIGEST], env=env, capture_output=True, text=True, check=True)
+        digests.add(out.stdout.strip().splitlines()[-1])
+    assert len(digests) == 1, digests
