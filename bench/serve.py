@@ -1,24 +1,27 @@
-"""Serving bench: batching across adapters against one request at a time, and time-to-first-token with and
-without RAG, all measured in one run against the real app over HTTP.
+"""Serving bench: the continuous engine against the static `@serve.batch` one and against one request at a time,
+under concurrent and Poisson arrivals, and time-to-first-token with and without RAG, all in one run against the
+real apps over HTTP.
 
-    python bench/serve.py                                   # tiny Phi-3, 4 adapters, 16 requests, on CPU
+    python bench/serve.py                                   # tiny Phi-3, 4 adapters, on CPU
     python bench/serve.py --requests 32 --max-tokens 128 model=phi3-mini-4k deployments.generator.num_gpus=1
 
 Setup: a private weaviate-server on free ports with the sample manuals ingested, LoRA adapters with
-random weights on the model (stand-ins for trained ones: same shapes, same cost), and the app from
-conf/serve.yaml (+ the overrides given) on 127.0.0.1.
+random weights on the model (stand-ins for trained ones: same shapes, same cost), and two apps from
+conf/serve.yaml (+ the overrides given) on 127.0.0.1, side by side, identical but for `engine`:
+/continuous (engine=continuous) and /static (engine=static, max_batch_size=--requests).
 
 - throughput: --requests greedy requests spread over --adapters adapters, each forced to exactly
-  --max-tokens tokens (logit_bias bans <|end|> and EOS, so both sides do the same work). "batched" sends
-  them all at once (the Generator gathers them with serve.batch into mixed-adapter generates); "one at a
-  time" sends the same requests sequentially, with the batch wait set to 0 (Generator.reconfigure) so a
-  lone request does not wait for company. Best of --rounds rounds each, alternating.
+  --max-tokens tokens (logit_bias bans <|end|> and EOS, so every side does the same work), all at once
+  and one at a time (the static app with its batch wait set to 0 for that, so a lone request does not
+  wait for company). Best of --rounds rounds each.
+- Poisson arrivals: --poisson requests, exponential gaps at --rate requests/s (default: the static app's
+  request rate in the concurrent test, where it saturates), output lengths drawn from 8-256 tokens, the
+  adapters in turn, the same seeded schedule sent to both apps, streamed: throughput (tokens / makespan),
+  p50/p95 latency and time to first token; TTFT p95 under that load against an idle server's.
 - time to first token: --ttft-samples streamed requests each with RAG (Retriever -> Weaviate hybrid
-  search -> sources in the prompt) and without, alternating, one at a time; p50 and p95 of the time
-  from sending to the first content chunk.
+  search -> sources in the prompt) and without, alternating, one at a time, on the continuous app.
 - multiplexing check (in this process, no HTTP): the same mixed batch as one peft mixed-adapter
-  generate against one generate per adapter (what serve.batch gives when requests carry a multiplexed
-  model id, since it splits batches by that id), and the time to load an adapter on demand.
+  generate against one generate per adapter, and the time to load an adapter on demand.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import asyncio
 import logging
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -155,6 +159,8 @@ def main() -> None:
     parser.add_argument("--adapters", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--poisson", type=int, default=48, help="requests in the Poisson-arrival run")
+    parser.add_argument("--rate", type=float, default=0.0, help="Poisson arrivals per second (0: the static app's)")
     parser.add_argument("--ttft-samples", type=int, default=20)
     parser.add_argument("--docs", action="append", help="document glob to ingest (repeatable; default: all manuals)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/serve.yaml (default model=tiny)")
@@ -176,28 +182,35 @@ def main() -> None:
         server = WeaviateProcess(data_dir=Path(tmp) / "weaviate").start()
         try:
             retriever = ingest_docs(server, [str(ROOT / d) for d in args.docs or ["data/pumps/docs/*.md"]])
-            cfg = load_serve_config(
+            common = (
                 overrides
                 + retriever
                 + [f"+adapters.{n}={p}" for n, p in adapters.items()]
                 + [
                     f"max_batch_size={args.requests}",
                     f"max_adapters_per_replica={args.adapters}",
-                    f"deployments.generator.max_ongoing_requests={max(64, args.requests)}",
+                    f"deployments.generator.max_ongoing_requests={max(64, args.requests, args.poisson)}",
+                    f"max_queued_requests={max(64, args.poisson)}",
+                    "deployments.ingress.num_cpus=0.05",
+                    "deployments.retriever.num_cpus=0.05",
                     "api_key=null",
                 ]
             )
             port = free_port()
             serve.start(http_options={"host": "127.0.0.1", "port": port})
-            serve.run(app_for(cfg), name="bench", route_prefix="/")
-            url = f"http://127.0.0.1:{port}"
+            cfgs = {}
+            for engine in ("continuous", "static"):
+                cfgs[engine] = load_serve_config(common + [f"engine={engine}"])
+                serve.run(app_for(cfgs[engine]), name=engine, route_prefix=f"/{engine}")
+            cfg = cfgs["static"]
             print(
-                f"app up: {cfg.model.name}, adapters {list(adapters)}, max_batch_size={cfg.max_batch_size}, "
-                f"batch_wait_timeout_s={cfg.batch_wait_timeout_s}, generator CPUs "
-                f"{cfg.deployments.generator.num_cpus}, GPUs {cfg.deployments.generator.num_gpus}",
+                f"apps up: {cfg.model.name}, adapters {list(adapters)}, /continuous (max_running_requests="
+                f"{cfg.max_running_requests}) and /static (max_batch_size={cfg.max_batch_size}, batch_wait_timeout_s="
+                f"{cfg.batch_wait_timeout_s}), generator CPUs {cfg.deployments.generator.num_cpus}, GPUs "
+                f"{cfg.deployments.generator.num_gpus}",
                 flush=True,
             )
-            run_http_benches(url, cfg, list(adapters), args)
+            run_http_benches(f"http://127.0.0.1:{port}", cfg, list(adapters), args)
             multiplexing_check(model_cfg, adapters, args.requests, args.max_tokens)
         finally:
             serve.shutdown()
@@ -205,40 +218,72 @@ def main() -> None:
             server.stop()
 
 
-def run_http_benches(url: str, cfg, adapters: list[str], args) -> None:
+def _body(adapter: str, question: str, max_tokens: int, ban: dict) -> dict:
+    return {
+        "model": adapter,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "logit_bias": ban,
+        "messages": [{"role": "user", "content": question}],
+    }
+
+
+def run_http_benches(base: str, cfg, adapters: list[str], args) -> None:
     from ray import serve
 
     tok = _tokenizer(cfg)
     ban = {str(tok.convert_tokens_to_ids("<|end|>")): -100, str(tok.eos_token_id): -100}
     bodies = [
-        {
-            "model": adapters[i % len(adapters)],
-            "max_tokens": args.max_tokens,
-            "temperature": 0,
-            "logit_bias": ban,
-            "messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}],
-        }
+        _body(adapters[i % len(adapters)], QUESTIONS[i % len(QUESTIONS)], args.max_tokens, ban)
         for i in range(args.requests)
     ]
-    asyncio.run(throughput(url, bodies[: len(adapters)], concurrent=True))  # warm-up
-    generator = serve.get_deployment_handle("Generator", app_name="bench")
-    one, batched, calls = [], [], []
+    urls = {engine: f"{base}/{engine}" for engine in ("continuous", "static")}
+    for url in urls.values():
+        asyncio.run(throughput(url, bodies[: len(adapters)], concurrent=True))  # warm-up
+    static = serve.get_deployment_handle("Generator", app_name="static")
     wait = {"batch_wait_timeout_s": cfg.batch_wait_timeout_s}
+    rates: dict[str, dict[str, float]] = {engine: {"one": 0.0, "all": 0.0} for engine in urls}
+    seconds_all: dict[str, float] = {}
     for _ in range(args.rounds):
-        generator.reconfigure.remote({"batch_wait_timeout_s": 0.0}).result()  # a lone request waits for no company
-        seconds, tokens = asyncio.run(throughput(url, bodies, concurrent=False))
-        one.append(tokens / seconds)
-        generator.reconfigure.remote(wait).result()
-        before = len(generator.stats.remote().result()["generate_calls"])
-        seconds, tokens = asyncio.run(throughput(url, bodies, concurrent=True))
-        batched.append(tokens / seconds)
-        calls.append(generator.stats.remote().result()["generate_calls"][before:])
-    best = max(range(args.rounds), key=lambda i: batched[i])
-    shape = ", ".join(f"{rows} rows/{names} models" for rows, names in calls[best])
+        for engine, url in urls.items():
+            if engine == "static":
+                static.reconfigure.remote({"batch_wait_timeout_s": 0.0}).result()  # a lone request waits for no one
+            seconds, tokens = asyncio.run(throughput(url, bodies, concurrent=False))
+            rates[engine]["one"] = max(rates[engine]["one"], tokens / seconds)
+            if engine == "static":
+                static.reconfigure.remote(wait).result()
+            seconds, tokens = asyncio.run(throughput(url, bodies, concurrent=True))
+            if tokens / seconds > rates[engine]["all"]:
+                rates[engine]["all"], seconds_all[engine] = tokens / seconds, seconds
+    one = rates["continuous"]["one"]
+    for engine in urls:
+        print(
+            f"throughput, {args.requests} concurrent requests over {len(adapters)} adapters, {args.max_tokens} tokens "
+            f"each, {engine}: {rates[engine]['all']:.0f} tok/s vs one at a time {rates[engine]['one']:.0f} tok/s -> "
+            f"{rates[engine]['all'] / rates[engine]['one']:.1f}x",
+            flush=True,
+        )
+    print(f"throughput ratio continuous / static, {args.requests} concurrent: "
+          f"{rates['continuous']['all'] / rates['static']['all']:.2f}x (one at a time: continuous {one:.0f} tok/s, "
+          f"static {rates['static']['one']:.0f} tok/s)", flush=True)
+
+    idle = [time_to_first_token(urls["continuous"], _body(adapters[i % len(adapters)], QUESTIONS[i % 4], 8, {}))
+            for i in range(max(args.ttft_samples, 10))]
+    rate = args.rate or args.requests / seconds_all["static"]  # the static app's request rate when saturated
+    schedule = poisson_schedule(args.poisson, rate, adapters, ban, seed=0)
+    results = {engine: asyncio.run(poisson_run(url, schedule)) for engine, url in urls.items()}
+    for engine, r in results.items():
+        print(
+            f"Poisson arrivals, {args.poisson} requests at {rate:.2f}/s, 8-256 tokens, {engine}: {r['tok_s']:.0f} tok/s, "
+            f"latency p50 {r['p50']:.2f} s p95 {r['p95']:.2f} s, TTFT p50 {r['ttft50'] * 1000:.0f} ms "
+            f"p95 {r['ttft95'] * 1000:.0f} ms",
+            flush=True,
+        )
+    c, s = results["continuous"], results["static"]
     print(
-        f"throughput, {args.requests} requests over {len(adapters)} adapters, {args.max_tokens} tokens each: "
-        f"batched {max(batched):.0f} tok/s ({len(calls[best])} generate calls: {shape}) vs one at a time "
-        f"{max(one):.0f} tok/s -> {max(batched) / max(one):.1f}x",
+        f"Poisson ratios continuous / static: throughput {c['tok_s'] / s['tok_s']:.2f}x (target >= 1.5), "
+        f"p95 latency {c['p95'] / s['p95']:.2f}x (target <= 0.6); continuous TTFT p95 under load / idle "
+        f"{c['ttft95'] / percentile(idle, 95):.2f}x (target <= 3; idle p95 {percentile(idle, 95) * 1000:.0f} ms)",
         flush=True,
     )
 
@@ -250,13 +295,53 @@ def run_http_benches(url: str, cfg, adapters: list[str], args) -> None:
             "temperature": 0,
             "messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}],
         }
-        plain.append(time_to_first_token(url, body))
-        rag.append(time_to_first_token(url, {**body, "rag": {"enabled": True}}))
+        plain.append(time_to_first_token(urls["continuous"], body))
+        rag.append(time_to_first_token(urls["continuous"], {**body, "rag": {"enabled": True}}))
     for name, values in (("without RAG", plain), ("with RAG", rag)):
         print(
             f"time to first token {name}: p50 {percentile(values, 50) * 1000:.0f} ms, "
             f"p95 {percentile(values, 95) * 1000:.0f} ms ({len(values)} streamed requests, one at a time)"
         )
+
+
+def poisson_schedule(count: int, rate: float, adapters: list[str], ban: dict, seed: int) -> list[tuple[float, dict]]:
+    """(send time in s, body): exponential gaps at rate per second, output lengths uniform in 8-256 tokens."""
+    rng = random.Random(seed)
+    at, schedule = 0.0, []
+    for i in range(count):
+        schedule.append((at, _body(adapters[i % len(adapters)], QUESTIONS[i % len(QUESTIONS)], rng.randint(8, 256), ban)))
+        at += rng.expovariate(rate)
+    return schedule
+
+
+async def poisson_run(url: str, schedule: list[tuple[float, dict]]) -> dict[str, float]:
+    """Send each body at its time, streamed; throughput over the makespan, latency and TTFT percentiles."""
+
+    async def one(client: httpx.AsyncClient, at: float, body: dict, t0: float) -> tuple[float, float, float]:
+        await asyncio.sleep(max(0.0, t0 + at - time.perf_counter()))
+        start, first = time.perf_counter(), None
+        async with client.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}) as r:
+            r.raise_for_status()
+            async for line in r.aiter_lines():
+                if first is None and '"content":"' in line and '"content":""' not in line:
+                    first = time.perf_counter()
+        end = time.perf_counter()
+        return start, (first or end) - start, end - start
+
+    limits = httpx.Limits(max_connections=len(schedule) + 8, max_keepalive_connections=len(schedule) + 8)
+    async with httpx.AsyncClient(timeout=900, limits=limits) as client:
+        t0 = time.perf_counter()
+        done = await asyncio.gather(*(one(client, at, body, t0) for at, body in schedule))
+    makespan = max(start + latency for start, _, latency in done) - t0
+    tokens = sum(body["max_tokens"] for _, body in schedule)  # exactly: <|end|> and EOS are banned
+    latencies, ttfts = [d[2] for d in done], [d[1] for d in done]
+    return {
+        "tok_s": tokens / makespan,
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "ttft50": percentile(ttfts, 50),
+        "ttft95": percentile(ttfts, 95),
+    }
 
 
 def _tokenizer(cfg):

@@ -498,8 +498,17 @@ class ServeConfig:
     request_timeout_s: float = 120.0  # a request still unanswered after this gets a 504
     rag_unavailable: str = "error"  # error (503) | degraded (answer without sources, flagged)
     rag_default: bool = False  # use RAG for requests without a `rag` object
-    max_batch_size: int = 8  # requests gathered into one generate (adapters may differ)
-    batch_wait_timeout_s: float = 0.1  # how long the first request of a batch waits for others (adds to TTFT)
+    # continuous: requests join and leave the running batch at every decode step (phi3ray.serve.engine);
+    # static: serve.batch gathers requests into one generate that runs until its longest answer ends (for comparison)
+    engine: str = "continuous"
+    max_running_requests: int = 32  # continuous: rows decoding together per replica
+    max_queued_requests: int = 32  # continuous: requests waiting for room per replica; one more gets a 429
+    # continuous: KV slots per replica, counted as rows x the longest row's prompt + max_tokens (a padded cache);
+    # 0 = from the device once the model is loaded: 80% of free CUDA memory, or 25% of available RAM
+    kv_cache_tokens: int = 0
+    prefill_chunk_tokens: int = 512  # continuous: prompt tokens prefilled between two decode steps (bounds the stall)
+    max_batch_size: int = 8  # static: requests gathered into one generate (adapters may differ)
+    batch_wait_timeout_s: float = 0.1  # static: how long the first request of a batch waits for others (adds to TTFT)
     max_adapters_per_replica: int = 4  # adapters resident per Generator replica; LRU loads the rest on demand
     deployments: ServeDeployments = field(default_factory=ServeDeployments)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)  # resolves adapters named models:/...
@@ -510,17 +519,24 @@ class ServeConfig:
         _positive("max_tokens_cap", self.max_tokens_cap)
         _positive("max_context_tokens", self.max_context_tokens)
         _positive("request_timeout_s", self.request_timeout_s)
+        _one_of("engine", self.engine, ("continuous", "static"))
+        _positive("max_running_requests", self.max_running_requests)
+        _positive("max_queued_requests", self.max_queued_requests, allow_zero=True)
+        _positive("kv_cache_tokens", self.kv_cache_tokens, allow_zero=True)
+        _positive("prefill_chunk_tokens", self.prefill_chunk_tokens)
         _positive("max_batch_size", self.max_batch_size)
         _positive("batch_wait_timeout_s", self.batch_wait_timeout_s, allow_zero=True)
         _positive("max_adapters_per_replica", self.max_adapters_per_replica)
         for name in self.adapters:
             if (why := adapter_name_problem(name, (self.base_name, self.model.name))) is not None:
                 raise ConfigValueError(f"adapters.{name}", self.adapters[name], why)
-        if self.deployments.generator.max_ongoing_requests < self.max_batch_size:
+        rows, knob = ((self.max_running_requests, "max_running_requests") if self.engine == "continuous"
+                      else (self.max_batch_size, "max_batch_size"))
+        if self.deployments.generator.max_ongoing_requests < rows:
             raise ConfigValueError(
                 "deployments.generator.max_ongoing_requests",
                 self.deployments.generator.max_ongoing_requests,
-                f"must be >= max_batch_size ({self.max_batch_size}), or batches never fill",
+                f"must be >= {knob} ({rows}), or batches never fill",
             )
         retrievers = self.deployments.retriever
         most = retrievers.max_replicas if retrievers.autoscaling else retrievers.num_replicas

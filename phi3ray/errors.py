@@ -177,9 +177,11 @@ class RequestError(Phi3RayError):
     Its args are exactly the constructor's, so it pickles from a replica back to the ingress.
     """
 
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param=None, code=None):
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param=None, code=None,
+                 retry_after: int | None = None):
         self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
-        super().__init__(status, message, kind, param, code)
+        self.retry_after = retry_after  # seconds, sent as Retry-After (a 429 or 503 the client may retry)
+        super().__init__(status, message, kind, param, code, retry_after)
 
     def __str__(self) -> str:
         return self.message

@@ -84,6 +84,7 @@ class AdapterSet:
         self.max_loaded = max_loaded
         self._loaded: OrderedDict[str, str] = OrderedDict()  # name -> local folder, LRU order
         self.loads = 0  # adapters loaded so far (the first ones included)
+        self.evictions = 0  # adapters unloaded to make room
         self.load_seconds = 0.0  # time spent loading them
 
     @classmethod
@@ -149,6 +150,7 @@ class AdapterSet:
                 break
             del self._loaded[old]
             self.model.delete_adapter(old)
+            self.evictions += 1
             logger.info("evicted adapter %s (LRU, max_loaded=%d)", old, self.max_loaded)
         return name
 

@@ -1,58 +1,95 @@
-"""Generator deployment: the Phi-3 base plus LoRA adapters; concurrent requests share one generate.
+"""Generator deployment: the Phi-3 base plus LoRA adapters; concurrent requests share every forward pass.
 
-Requests are gathered with `@serve.batch` and run as one peft mixed-adapter batch: each row names
-its adapter (or the base), so requests for different adapters share every forward pass. Serve's
-model multiplexing is not used for that: `serve.batch` splits a batch by multiplexed model id, which
-would put each adapter in a generate of its own. The replica's AdapterSet keeps up to
-`max_adapters_per_replica` adapters resident and loads the others on demand (LRU). Streamed and
-non-streamed requests go through the same batches, so a stream answers with its own adapter.
+Two engines, chosen by ServeConfig.engine:
+- continuous (the default, phi3ray.serve.engine): requests join the running batch at the next decode step and
+  leave it when they end, each row with its own adapter, sampling and stop strings; a KV budget admits them,
+  a bounded queue holds the rest and refuses more with 429.
+- static (kept to measure the other against, bench/serve.py): `@serve.batch` gathers requests into one peft
+  mixed-adapter generate, which runs until its longest row ends; a request arriving meanwhile waits for it.
+
+Serve's model multiplexing is not used: `serve.batch` splits a batch by multiplexed model id, which would put
+each adapter in a generate of its own. The replica's AdapterSet keeps up to `max_adapters_per_replica` adapters
+resident and loads the others on demand (LRU). Streamed and non-streamed requests run the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from ray import serve
 
 from phi3ray.config import MethodConfig, ServeConfig, context_limit, system_prompt_of
 from phi3ray.console import quiet_third_party
-from phi3ray.errors import HardwareError, Phi3RayError, PromptError, RequestError, UnknownAdapterError
+from phi3ray.errors import HardwareError, PromptError, RequestError
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
 from phi3ray.rag.prompt import build_prompt
 from phi3ray.rag.retriever import RetrievedChunk
-from phi3ray.tracking import resolve_serve_adapters
+from phi3ray.serve.engine import Engine, EngineSettings, Event, Request, request_error, size_kv_cache
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources
+from phi3ray.tracking import resolve_serve_adapters
 
 logger = logging.getLogger(__name__)
-
-Event = str | Completion | RequestError  # what a row receives: text pieces, then its Completion (or an error)
-
-
-@dataclass
-class Row:
-    """One request inside a batch."""
-
-    prompt: list[int]  # token ids, chat template applied
-    sampling: Sampling
-    adapter: str  # peft adapter name, BASE_ADAPTER for the base
-    deadline: float  # time.time() after which the row stops with finish_reason "timeout"
-    cancelled: bool = False  # set when the caller went away
-
-    def interrupted(self) -> str | None:
-        if self.cancelled:
-            return "cancelled"
-        return "timeout" if time.time() > self.deadline else None
+access_log = logging.getLogger("ray.serve")  # Serve's replica logger: one line per request in the replica's log file
 
 
-def plan_groups(rows: list[Row], max_adapters: int) -> list[list[int]]:
+
+class ServeMetrics:
+    """The Generator's Prometheus metrics (Ray Serve exports them with the deployment and replica as tags):
+    queue length, running rows, KV slots reserved, tokens generated (rate() = tokens/s), time to first token,
+    request latency, adapter loads and evictions."""
+
+    def __init__(self, kv_budget: int):
+        from ray.serve import metrics
+
+        self.kv_budget = kv_budget
+        self.waiting = metrics.Gauge("phi3ray_waiting_requests", "requests waiting for room in the engine")
+        self.running = metrics.Gauge("phi3ray_running_rows", "rows decoding together")
+        self.kv_reserved = metrics.Gauge("phi3ray_kv_cache_reserved_tokens", "KV slots reserved by the running rows")
+        self.kv_usage = metrics.Gauge("phi3ray_kv_cache_usage", "KV slots reserved / the replica's KV budget")
+        self.tokens = metrics.Counter("phi3ray_generated_tokens", "completion tokens", tag_keys=("adapter",))
+        self.requests = metrics.Counter("phi3ray_finished_requests", "requests answered, by finish reason",
+                                        tag_keys=("adapter", "finish_reason"))
+        seconds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+        self.ttft = metrics.Histogram("phi3ray_time_to_first_token_s", "from the engine's queue to the first token",
+                                      boundaries=seconds, tag_keys=("adapter",))
+        self.latency = metrics.Histogram("phi3ray_request_latency_s", "from the engine's queue to the last token",
+                                         boundaries=seconds, tag_keys=("adapter",))
+        self.adapter_loads = metrics.Counter("phi3ray_adapter_loads", "adapters loaded into the replica")
+        self.adapter_evictions = metrics.Counter("phi3ray_adapter_evictions", "adapters unloaded to make room")
+        self._seen = (0, 0)
+
+    def load(self, load: dict, adapters: AdapterSet) -> None:
+        self.waiting.set(load["waiting"])
+        self.running.set(load["running"])
+        self.kv_reserved.set(load["kv_reserved"])
+        self.kv_usage.set(load["kv_reserved"] / max(self.kv_budget, 1))
+        loads, evictions = adapters.loads - self._seen[0], adapters.evictions - self._seen[1]
+        if loads:
+            self.adapter_loads.inc(loads)
+        if evictions:
+            self.adapter_evictions.inc(evictions)
+        self._seen = (adapters.loads, adapters.evictions)
+
+    def finished(self, request: Request, completion: Completion) -> None:
+        tags = {"adapter": request.adapter}
+        now = time.perf_counter()
+        if completion.completion_tokens:
+            self.tokens.inc(completion.completion_tokens, tags)
+        self.requests.inc(1, {**tags, "finish_reason": completion.finish_reason})
+        if request.first_token is not None:
+            self.ttft.observe(request.first_token - request.submitted, tags)
+        self.latency.observe(now - request.submitted, tags)
+
+
+def plan_groups(rows: list[Request], max_adapters: int) -> list[list[int]]:
     """Split a batch into generate calls: at most max_adapters distinct adapters per call, and each
     seeded sampled row alone (its seed seeds that call's RNG)."""
     groups: list[list[int]] = []
@@ -94,18 +131,41 @@ class Generator:
         self.adapters = AdapterSet.load(cfg.model, folders, cfg.max_adapters_per_replica, method)
         self.tokenizer = self.adapters.tokenizer
         self.vocab_size = len(self.tokenizer)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")  # one generate at a time
-        self.calls: deque[tuple[int, int]] = deque(maxlen=10_000)  # (rows, distinct models, base included) per generate
-        self.finish_reasons: Counter[str] = Counter()  # stop | length | timeout | cancelled, over all rows
-        warmup = Row(
-            encode_chat(self.tokenizer, [{"role": "user", "content": "hi"}]),
-            Sampling(max_new_tokens=2),
-            BASE_ADAPTER,
-            deadline=float("inf"),
-        )
-        self._generate([warmup], lambda _: None)
+        self.calls: deque[tuple[int, int]] = deque(maxlen=10_000)  # static: (rows, distinct models) per generate
+        self.finish_reasons: Counter[str] = Counter()  # static: stop | length | timeout | cancelled, over all rows
+        self.engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        if cfg.engine == "continuous":
+            model = self.adapters.model
+            kv = cfg.kv_cache_tokens or size_kv_cache(model.config, model.device)
+            self.engine = Engine(self.adapters, EngineSettings(kv, cfg.max_running_requests, cfg.max_queued_requests,
+                                                               cfg.prefill_chunk_tokens))
+            logger.info("continuous engine: %d KV tokens, %d rows, %d queued", kv, cfg.max_running_requests,
+                        cfg.max_queued_requests)
+            self.metrics = ServeMetrics(kv)
+            self._reporter: asyncio.Task | None = None
+        else:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")  # one generate at a time
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One short answer, so the first request does not pay for lazy initialisation."""
+        prompt = encode_chat(self.tokenizer, [{"role": "user", "content": "hi"}])
+        if self.engine is not None:
+            done = threading.Event()
+            self.engine.submit(Request(prompt, Sampling(max_new_tokens=2), BASE_ADAPTER, float("inf"),
+                                       post=lambda event: isinstance(event, (Completion, RequestError)) and done.set()))
+            done.wait(600)
+        else:
+            self._generate([Request(prompt, Sampling(max_new_tokens=2), BASE_ADAPTER, float("inf"))], lambda _: None)
         self.calls.clear()
         self.finish_reasons.clear()
+        if self.engine is not None:
+            self.engine.finish_reasons.clear()
+
+    def _on_model_thread(self, fn: Callable[[], object]) -> Future:
+        """Run fn where the model is used (between two steps or two generates), so nothing changes under a forward."""
+        return self.engine.call(fn) if self.engine is not None else self._executor.submit(fn)
 
     def reconfigure(self, user_config: dict) -> None:
         """Batching knobs from Serve's user_config: app_for sets it from cfg (Serve calls this before the first
@@ -116,12 +176,12 @@ class Generator:
             self._decode.set_batch_wait_timeout_s(float(user_config["batch_wait_timeout_s"]))
         if user_config.get("registry_refresh") not in (None, getattr(self, "_registry_refresh", None)):
             self._registry_refresh = user_config["registry_refresh"]  # any new value: resolve models:/ URIs again
-            self._executor.submit(self._refresh).result()
+            self._on_model_thread(self._refresh).result()
 
     async def refresh(self) -> dict[str, dict]:
         """Resolve the models:/<name>@<alias> adapters again (an alias may have moved); return what /v1/models shows.
-        The swap runs on the generate thread, between two generate calls."""
-        return await asyncio.wrap_future(self._executor.submit(self._refresh))
+        The swap runs on the model's thread, between two steps."""
+        return await asyncio.wrap_future(self._on_model_thread(self._refresh))
 
     def _refresh(self) -> dict[str, dict]:
         folders, registry = resolve_serve_adapters(self.cfg)
@@ -160,15 +220,27 @@ class Generator:
 
     async def stats(self) -> dict:
         """Batching and adapter counters of this replica (for tests and benches)."""
+        engine = self.engine
         return {
+            "engine": self.cfg.engine,
             "generate_calls": list(self.calls),
+            "decode_steps": engine.decode_steps if engine else 0,
+            "decode_rows": engine.decode_rows if engine else 0,  # rows summed over the steps: / steps = mean batch
+            "most_running": engine.most_running if engine else 0,
+            "prefill_chunks": engine.prefill_chunks if engine else 0,
+            "refused_busy": engine.refused if engine else 0,
+            **(engine.load() if engine else {}),
             "adapter_loads": self.adapters.loads,
             "adapter_load_seconds": self.adapters.load_seconds,
             "loaded_adapters": self.adapters.loaded,
-            "finish_reasons": dict(self.finish_reasons),
+            "finish_reasons": dict(engine.finish_reasons if engine else self.finish_reasons),
         }
 
-    async def _events(self, row: Row) -> AsyncIterator[Event]:
+    async def _events(self, row: Request) -> AsyncIterator[Event]:
+        if self.engine is not None:
+            async for event in self._engine_events(row):
+                yield event
+            return
         try:
             async for events in self._decode(row):
                 for event in events or ():
@@ -178,9 +250,42 @@ class Generator:
         finally:
             row.cancelled = True  # no-op once the row is finished; stops it if the caller left early
 
+    async def _engine_events(self, request: Request) -> AsyncIterator[Event]:
+        loop = asyncio.get_running_loop()
+        if self._reporter is None:
+            self._reporter = loop.create_task(self._report_load())
+        events: asyncio.Queue = asyncio.Queue()
+        request.post = lambda event: loop.call_soon_threadsafe(events.put_nowait, event)
+        self.engine.submit(request)  # a 429 (queue full) or 400 (larger than the KV budget) is raised here
+        try:
+            while True:
+                event = await events.get()
+                if isinstance(event, RequestError):
+                    raise event
+                if isinstance(event, Completion):
+                    self._log_request(request, event)
+                yield event
+                if isinstance(event, Completion):
+                    return
+        finally:
+            request.cancelled = True  # no-op once the row is finished; stops it if the caller left early
+
+    def _log_request(self, request: Request, completion: Completion) -> None:
+        """One line per request (Serve's request id, so it joins the proxy's access log) and its metrics."""
+        self.metrics.finished(request, completion)
+        ttft = (request.first_token - request.submitted) if request.first_token is not None else float("nan")
+        access_log.info("request %s adapter=%s prompt_tokens=%d completion_tokens=%d ttft=%.3fs latency=%.3fs finish=%s",
+                    _request_id(), request.adapter, completion.prompt_tokens, completion.completion_tokens, ttft,
+                    time.perf_counter() - request.submitted, completion.finish_reason)
+
+    async def _report_load(self) -> None:
+        while True:
+            self.metrics.load(self.engine.load(), self.adapters)
+            await asyncio.sleep(1.0)
+
     def _prepare(
         self, request: ChatRequest, adapter: str, chunks: list[dict] | None, deadline: float
-    ) -> tuple[Row, ChatResult]:
+    ) -> tuple[Request, ChatResult]:
         try:
             messages, used = build_prompt(
                 request.conversation(),
@@ -194,7 +299,7 @@ class Generator:
         except PromptError as err:
             raise RequestError(400, str(err), param="messages") from err
         prompt = encode_chat(self.tokenizer, messages)
-        row = Row(prompt, self._sampling(request, len(prompt)), adapter, deadline)
+        row = Request(prompt, self._sampling(request, len(prompt)), adapter, deadline)
         return row, ChatResult(prompt_tokens=len(prompt), retrieved=used)
 
     def _sampling(self, request: ChatRequest, prompt_tokens: int) -> Sampling:
@@ -226,7 +331,7 @@ class Generator:
         )
 
     @serve.batch(max_batch_size=ServeConfig.max_batch_size, batch_wait_timeout_s=ServeConfig.batch_wait_timeout_s)
-    async def _decode(self, rows: list[Row]) -> AsyncIterator[list]:
+    async def _decode(self, rows: list[Request]) -> AsyncIterator[list]:
         """Run a batch in the generate thread; after each step yield, per row, its new events."""
         loop = asyncio.get_running_loop()
         updates: asyncio.Queue = asyncio.Queue()
@@ -261,7 +366,7 @@ class Generator:
                 yield [StopIteration if ended[i] else None for i in range(len(rows))]
         work.result()  # an unexpected failure reaches every row still waiting
 
-    def _generate(self, rows: list[Row], post: Callable[[dict[int, Event]], None]) -> None:
+    def _generate(self, rows: list[Request], post: Callable[[dict[int, Event]], None]) -> None:
         """Generate thread: run the batch's groups one after the other, posting pieces and results."""
         for group in plan_groups(rows, self.adapters.max_loaded):
             try:
@@ -281,7 +386,13 @@ class Generator:
                 self.finish_reasons.update(c.finish_reason for c in completions)
                 post(dict(zip(group, completions)))
             except Exception as err:  # the rows of this group fail; the replica goes on
-                post({i: _request_error(err) for i in group})
+                post({i: request_error(err) for i in group})
+
+
+def _request_id() -> str:
+    from ray.serve.context import _get_serve_request_context  # Serve's id of the HTTP request (no public getter)
+
+    return _get_serve_request_context().request_id or "-"
 
 
 def _finish(result: ChatResult, completion: Completion) -> None:
@@ -289,15 +400,3 @@ def _finish(result: ChatResult, completion: Completion) -> None:
     result.finish_reason = completion.finish_reason
     result.completion_tokens = completion.completion_tokens
     result.sources = cited_sources(completion.text, result.retrieved)
-
-
-def _request_error(err: Exception) -> RequestError:
-    if isinstance(err, RequestError):
-        return err
-    if isinstance(err, UnknownAdapterError):
-        return RequestError(404, str(err), param="model", code="model_not_found")
-    if isinstance(err, Phi3RayError):  # e.g. an adapter that cannot be fetched or does not fit the base
-        logger.error("generation failed: %s", err)
-        return RequestError(500, f"generation failed: {err}", "server_error")
-    logger.exception("generation failed")
-    return RequestError(500, "generation failed; the Generator's log has the details", "server_error")

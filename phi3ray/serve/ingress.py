@@ -49,7 +49,9 @@ api = FastAPI(
 
 
 def _error_response(err: RequestError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(err.retry_after)
     return JSONResponse(error_body(err.message, err.kind, err.param, err.code), status_code=err.status, headers=headers)
 
 

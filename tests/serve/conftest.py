@@ -4,7 +4,8 @@ running apps on loopback (started once for the whole tests/serve package):
 - `serve_app`: the real thing: tiny Phi-3 + adapters `pumps` and `safety`, RAG over the `weaviate_server`
   fixture, an API key.
 - `edge_app`: Weaviate at a port where nothing listens (rag_unavailable=degraded), a 2 s request timeout, a
-  long context for a slow request, and room for one adapter only (the other is loaded on demand).
+  long context for a slow request, room for one adapter only (the other is loaded on demand), and the static
+  (serve.batch) engine.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ def edge_app(serve_http, adapter_dirs) -> RunningApp:
         "max_tokens_cap=8000",
         "max_adapters_per_replica=1",
         "generation.max_new_tokens=48",
+        "engine=static",  # the serve.batch path, kept for comparison, is served and tested here
         "batch_wait_timeout_s=0.01",
         *SMALL_DEPLOYMENTS,
     ]

@@ -91,7 +91,9 @@ def test_build_app_args_compose_conf_serve_with_overrides(monkeypatch):
     "override, key",
     [
         ("+adapters.phi3=/x", "adapters.phi3"),
-        ("max_batch_size=128", "deployments.generator.max_ongoing_requests"),
+        ("max_running_requests=128", "deployments.generator.max_ongoing_requests"),
+        ("engine=static,max_batch_size=128", "deployments.generator.max_ongoing_requests"),
+        ("engine=dynamic", "engine"),
         ("quantize=8bit", "quantize"),
     ],
 )
@@ -99,4 +101,4 @@ def test_bad_serve_settings_fail_at_build_time_naming_the_key(override, key):
     from phi3ray.errors import ConfigValueError
 
     with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")):
-        load_serve_config(["model=tiny", override])
+        load_serve_config(["model=tiny", *override.split(",")])

@@ -6,6 +6,8 @@ import time
 import httpx
 import pytest
 
+from phi3ray.errors import RequestError
+
 GOOD = {
     "model": "pumps",
     "messages": [{"role": "user", "content": "Which oil for the VX-220 bearings?"}],
@@ -122,3 +124,11 @@ def test_a_client_leaving_a_stream_stops_its_generation(serve_app):
         assert time.monotonic() < deadline, "the abandoned stream kept generating"
         time.sleep(0.2)
     assert_still_serving(serve_app)
+
+
+def test_a_busy_replica_s_429_tells_the_client_when_to_retry():
+    from phi3ray.serve.ingress import _error_response
+
+    response = _error_response(RequestError(429, "busy", "rate_limit_error", code="server_busy", retry_after=3))
+    assert response.status_code == 429 and response.headers["retry-after"] == "3"
+    assert "retry-after" not in _error_response(RequestError(400, "bad")).headers
