@@ -12,13 +12,14 @@ One decode thread owns the model. Every iteration it
 5. runs one decode step of the running batch and hands each row its new text.
 
 What was chosen, and why:
-- **Per-row adapters through peft's mixed-adapter forward** (``adapter_names``, one name per row, any mix with the
-  base). S-LoRA and Punica gather each token's adapter weights inside one LoRA matmul (BGMV/SGMV kernels);
-  transformers' ``ContinuousBatchingManager`` (paged attention, chunked prefill) flattens every request into one
-  token stream and has no notion of a per-request adapter, so peft's per-row split cannot be applied to it.
-  peft's forward loops over the distinct adapters of the batch (at most ``max_adapters_per_replica``), a
-  handful of small matmuls per LoRA layer, which on one GPU cost about a quarter more than one adapter alone
-  (bench/gpu_check.sh, H100). A gathered kernel is the upgrade path; the scheduler does not change with it.
+- **Per-row adapters as a row index into stacked LoRA weights** (phi3ray.models.row_lora): S-LoRA's and
+  Punica's answer (their BGMV/SGMV kernels gather each token's adapter inside the LoRA matmul), here two batched
+  matmuls per LoRA layer over every resident adapter's A and B, any mix of adapters and the base per forward.
+  transformers' ``ContinuousBatchingManager`` (paged attention, chunked prefill) flattens all requests into one
+  token stream and has no notion of a per-request adapter, so it could not be used as it is. peft's own
+  mixed-adapter forward (``adapter_names``) splits the batch by adapter in Python at every layer and step:
+  two thirds of a 16-row decode step of the tiny Phi-3 over 4 adapters, and on an H100 a mixed batch ran slower
+  than one generate per adapter; it remains the route for adapters the gathered path does not cover (DoRA, ...).
 - **A padded DynamicCache**, rows right-aligned: a new group is left-padded to the running width and
   concatenated, a finished row is dropped by index, and leading columns that only padding holds are cut. Memory
   is therefore rows x the longest row, not the sum of the rows (what paged attention saves); the budget counts
@@ -50,6 +51,7 @@ from phi3ray.errors import Phi3RayError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.base import stop_token_ids
 from phi3ray.models.decoding import Completion, RowSampling, RowText, Sampling
+from phi3ray.models.row_lora import RowLora
 from phi3ray.names import BASE_ADAPTER
 
 logger = logging.getLogger(__name__)
@@ -187,6 +189,11 @@ class Engine:
         self._running: _Batch | None = None
         self._prefill: _Batch | None = None
         self._stopping = False
+        self._names: list[str] = []  # each row's adapter in the forward about to run (read by peft's hooks)
+        self._hooks = None  # peft's hook context, entered once per model and adapter set
+        self._row_lora: RowLora | None = None  # or the gathered per-row LoRA, when every adapter is plain LoRA
+        self._hooked = None  # the model and adapters the routing was set up for
+        self._routed: tuple[str, ...] = ()
         # counters, read by stats(): steps and the rows each one decoded, prefill chunks, refusals
         self.decode_steps = 0
         self.decode_rows = 0
@@ -243,6 +250,10 @@ class Engine:
             self._stopping = True
             self._cond.notify()
         self._thread.join(timeout=30)
+        if self._row_lora is not None:
+            self._row_lora.uninstall()
+        if self._hooks is not None:
+            self._hooks.__exit__(None, None, None)
 
     # ---- the decode thread ----
 
@@ -341,12 +352,44 @@ class Engine:
         return _Batch(ready, DynamicCache(), mask, lengths, prompt=prompt)
 
     def _forward(self, batch: _Batch, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor):
-        kwargs = {}
-        if isinstance(self.adapters.model, PeftModel):  # (without names a PeftModel runs its active adapter)
-            kwargs["adapter_names"] = [r.adapter for r in batch.requests]
+        self._route([r.adapter for r in batch.requests])
         out = self.adapters.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                  past_key_values=batch.cache, use_cache=True, logits_to_keep=1, **kwargs)
+                                  past_key_values=batch.cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :]  # (B, V)
+
+    def _route(self, names: list[str]) -> None:
+        """Give the LoRA layers each row's adapter for the next forward (BASE_ADAPTER: none).
+
+        Plain LoRA adapters run as one gathered matmul per layer (phi3ray.models.row_lora); others (DoRA, ...)
+        through peft's mixed-batch forward, whose hooks are set once per model and adapter set, on one list that
+        each forward refills in place (peft walks every module to set them: a third of a decode step of the tiny
+        Phi-3 if done per call). Without either, a PeftModel would run its active adapter on every row.
+        """
+        model = self.adapters.model
+        if not isinstance(model, PeftModel):
+            return
+        loaded = tuple(self.adapters.loaded)
+        if model is not self._hooked or loaded != self._routed:
+            self._reroute(model, loaded)
+        if self._row_lora is not None:
+            self._row_lora.rows(names, self.device)
+        else:
+            self._names[:] = names
+
+    def _reroute(self, model: PeftModel, loaded: tuple[str, ...]) -> None:
+        if self._hooks is not None:
+            self._hooks.__exit__(None, None, None)
+            self._hooks = None
+        if self._row_lora is not None:
+            self._row_lora.uninstall()
+            self._row_lora = None
+        if RowLora.supported(model):
+            self._row_lora = RowLora(model)
+            self._row_lora.refresh(list(loaded))
+        else:
+            self._hooks = model._enable_peft_forward_hooks(adapter_names=self._names)
+            self._hooks.__enter__()
+        self._hooked, self._routed = model, loaded
 
     def _prefill_chunk(self) -> None:
         group = self._prefill
