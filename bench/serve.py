@@ -15,7 +15,8 @@ conf/serve.yaml (+ the overrides given) on 127.0.0.1, side by side, identical bu
   and one at a time (the static app with its batch wait set to 0 for that, so a lone request does not
   wait for company). Best of --rounds rounds each.
 - Poisson arrivals: --poisson requests, exponential gaps at --rate requests/s (default: the static app's
-  request rate in the concurrent test, where it saturates), output lengths drawn from 8-256 tokens, the
+  best throughput in the concurrent test, in requests of these lengths: where it saturates), output lengths
+  drawn from 8-256 tokens, the
   adapters in turn, the same seeded schedule sent to both apps, streamed: throughput (tokens / makespan),
   p50/p95 latency and time to first token; TTFT p95 under that load against an idle server's.
 - time to first token: --ttft-samples streamed requests each with RAG (Retriever -> Weaviate hybrid
@@ -193,6 +194,7 @@ def main() -> None:
                     f"max_queued_requests={max(64, args.poisson)}",
                     "deployments.ingress.num_cpus=0.05",
                     "deployments.retriever.num_cpus=0.05",
+                    "deployments.generator.num_cpus=0.9",  # two apps on 2 cores; torch still gets 1 thread
                     "api_key=null",
                 ]
             )
@@ -241,9 +243,9 @@ def run_http_benches(base: str, cfg, adapters: list[str], args) -> None:
     for url in urls.values():
         asyncio.run(throughput(url, bodies[: len(adapters)], concurrent=True))  # warm-up
     static = serve.get_deployment_handle("Generator", app_name="static")
+    continuous = serve.get_deployment_handle("Generator", app_name="continuous")
     wait = {"batch_wait_timeout_s": cfg.batch_wait_timeout_s}
     rates: dict[str, dict[str, float]] = {engine: {"one": 0.0, "all": 0.0} for engine in urls}
-    seconds_all: dict[str, float] = {}
     for _ in range(args.rounds):
         for engine, url in urls.items():
             if engine == "static":
@@ -252,10 +254,17 @@ def run_http_benches(base: str, cfg, adapters: list[str], args) -> None:
             rates[engine]["one"] = max(rates[engine]["one"], tokens / seconds)
             if engine == "static":
                 static.reconfigure.remote(wait).result()
+            before = continuous.stats.remote().result()
             seconds, tokens = asyncio.run(throughput(url, bodies, concurrent=True))
-            if tokens / seconds > rates[engine]["all"]:
-                rates[engine]["all"], seconds_all[engine] = tokens / seconds, seconds
+            rates[engine]["all"] = max(rates[engine]["all"], tokens / seconds)
+            if engine == "continuous":
+                after = continuous.stats.remote().result()
+                steps = after["decode_steps"] - before["decode_steps"]
+                rows_per_step = (after["decode_rows"] - before["decode_rows"]) / max(steps, 1)
+                step_ms = seconds / max(steps, 1) * 1000
     one = rates["continuous"]["one"]
+    print(f"continuous engine, last concurrent round: {steps} decode steps, {rows_per_step:.1f} rows per step, "
+          f"{step_ms:.1f} ms of wall time per step (HTTP, Serve and the client share the cores with the model)")
     for engine in urls:
         print(
             f"throughput, {args.requests} concurrent requests over {len(adapters)} adapters, {args.max_tokens} tokens "
@@ -269,8 +278,10 @@ def run_http_benches(base: str, cfg, adapters: list[str], args) -> None:
 
     idle = [time_to_first_token(urls["continuous"], _body(adapters[i % len(adapters)], QUESTIONS[i % 4], 8, {}))
             for i in range(max(args.ttft_samples, 10))]
-    rate = args.rate or args.requests / seconds_all["static"]  # the static app's request rate when saturated
-    schedule = poisson_schedule(args.poisson, rate, adapters, ban, seed=0)
+    lengths = random.Random(1).choices(range(8, 257), k=args.poisson)
+    # default rate: the static app's best throughput (16 at once) in requests of these lengths: it saturates there
+    rate = args.rate or rates["static"]["all"] / statistics.mean(lengths)
+    schedule = poisson_schedule(lengths, rate, adapters, ban, seed=0)
     results = {engine: asyncio.run(poisson_run(url, schedule)) for engine, url in urls.items()}
     for engine, r in results.items():
         print(
@@ -304,12 +315,12 @@ def run_http_benches(base: str, cfg, adapters: list[str], args) -> None:
         )
 
 
-def poisson_schedule(count: int, rate: float, adapters: list[str], ban: dict, seed: int) -> list[tuple[float, dict]]:
-    """(send time in s, body): exponential gaps at rate per second, output lengths uniform in 8-256 tokens."""
+def poisson_schedule(lengths: list[int], rate: float, adapters: list[str], ban: dict, seed: int) -> list[tuple[float, dict]]:
+    """(send time in s, body) per output length: exponential gaps at rate per second, the adapters in turn."""
     rng = random.Random(seed)
     at, schedule = 0.0, []
-    for i in range(count):
-        schedule.append((at, _body(adapters[i % len(adapters)], QUESTIONS[i % len(QUESTIONS)], rng.randint(8, 256), ban)))
+    for i, length in enumerate(lengths):
+        schedule.append((at, _body(adapters[i % len(adapters)], QUESTIONS[i % len(QUESTIONS)], length, ban)))
         at += rng.expovariate(rate)
     return schedule
 

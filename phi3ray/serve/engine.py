@@ -100,6 +100,7 @@ class Request:
     adapter: str  # peft adapter name, BASE_ADAPTER for the base
     deadline: float  # time.time() after which the row stops with finish_reason "timeout"
     post: Post = field(repr=False, default=lambda event: None)  # called from the decode thread with each event
+    stream: bool = True  # False: only the Completion is posted, not every piece (fewer wake-ups of the caller)
     cancelled: bool = False  # set when the caller went away
     text: RowText | None = field(default=None, repr=False)
     generator: torch.Generator | None = field(default=None, repr=False)
@@ -310,7 +311,7 @@ class Engine:
                 if (reason := request.interrupted()) is None:
                     keep.append(i)
                     continue
-                if piece := request.text.finish(reason):
+                if (piece := request.text.finish(reason)) and request.stream:
                     request.post(piece)
                 self._finish(request)
             self._set_running(keep)
@@ -450,7 +451,7 @@ class Engine:
         for i in rows:
             request = batch.requests[i]
             piece = request.text.push(tokens[i])
-            if piece:
+            if piece and request.stream:
                 request.post(piece)
             if request.text.finished:
                 ended.add(i)

@@ -196,6 +196,7 @@ class Generator:
     ) -> ChatResult:
         """The whole answer to one request (chunks: the Retriever's, for RAG; None without)."""
         row, result = self._prepare(request, adapter, chunks, deadline)
+        row.stream = False  # only the answer is wanted, not its pieces
         async for event in self._events(row):
             if isinstance(event, Completion):
                 _finish(result, event)

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from ray import serve
+from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from starlette.exceptions import HTTPException
 
@@ -56,10 +57,15 @@ def _error_response(err: RequestError) -> JSONResponse:
 
 
 def as_request_error(err: BaseException) -> RequestError | None:
-    """The RequestError inside err (Ray wraps a replica's exception), or None."""
+    """The RequestError inside err (Ray wraps a replica's exception), a 503 when the replica died under the
+    request (Serve starts another: the client may retry), or None."""
     cause = getattr(err, "cause", None)
     if isinstance(cause, RequestError):
         return cause
+    if isinstance(err, RayActorError):
+        logger.warning("a replica died while answering: %s", type(err).__name__)
+        return RequestError(503, "The model server stopped while answering; it is being restarted. Please retry.",
+                            "server_error", code="replica_died", retry_after=5)
     return err if isinstance(err, RequestError) else None
 
 

@@ -95,6 +95,10 @@ def test_streamed_pieces_add_up_to_the_answer_and_usage_is_exact(prompts, engine
     for pieces, end, (prompt, _, _) in zip(events.pieces, ends, jobs):
         assert "".join(pieces) == end.text and end.prompt_tokens == len(prompt)
         assert 0 < end.completion_tokens <= 16
+    quiet = Collector(1)  # a caller that wants only the answer gets no pieces
+    engine.submit(Request(prompts[0], Sampling(max_new_tokens=16), "pumps", time.time() + 60, quiet.post(0),
+                          stream=False))
+    assert quiet.wait()[0].text == ends[0].text and quiet.pieces == [[]]
 
 
 def test_a_long_prompt_is_prefilled_in_chunks_between_decode_steps(adapter_set, prompts):
