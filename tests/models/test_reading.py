@@ -134,7 +134,7 @@ def test_lessons_do_not_depend_on_the_interpreters_hash_seed():
     """Python salts str hashes per process, so iterating a set of strings reorders between runs: the lessons
     (and the weights pre-trained on them) must come out the same in every process."""
     digests = set()
-    for hash_seed in ("1", "2", "3"):
+    for hash_seed in ("1", "2"):  # 1 made a lesson that 2 did not (a 7-word run of data/pumps), before the fix
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
         out = subprocess.run([sys.executable, "-c", _DIGEST], env=env, capture_output=True, text=True, check=True)
         digests.add(out.stdout.strip().splitlines()[-1])
