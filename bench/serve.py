@@ -21,8 +21,9 @@ conf/serve.yaml (+ the overrides given) on 127.0.0.1, side by side, identical bu
   p50/p95 latency and time to first token; TTFT p95 under that load against an idle server's.
 - time to first token: --ttft-samples streamed requests each with RAG (Retriever -> Weaviate hybrid
   search -> sources in the prompt) and without, alternating, one at a time, on the continuous app.
-- multiplexing check (in this process, no HTTP): the same mixed batch as one peft mixed-adapter
-  generate against one generate per adapter, and the time to load an adapter on demand.
+- in this process, no HTTP: the same mixed batch as one peft mixed-adapter generate against one generate
+  per adapter; the continuous engine with all rows at once against one row at a time (the model side of the
+  concurrency ratio, without the HTTP stack that shares the cores); the time to load an adapter on demand.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def multiplexing_check(model_cfg, adapters: dict[str, str], rows: int, max_token
         f"mixed-adapter batch: {rows} rows x {len(adapters)} adapters in one generate {mixed:.2f} s vs one "
         f"generate per adapter (serve.batch split by multiplexed model id) {split:.2f} s -> {split / mixed:.2f}x"
     )
+    engine_alone(adapter_set, prompts, names, sampling)
     tight = AdapterSet.load(model_cfg, adapters, max_loaded=1)  # room for one: every switch loads one
     loads = []
     for name in list(adapters)[1:]:
@@ -151,6 +153,43 @@ def multiplexing_check(model_cfg, adapters: dict[str, str], rows: int, max_token
     print(
         f"loading an adapter on demand (AdapterSet LRU, evicting another): "
         f"{statistics.mean(loads) * 1000:.0f} ms on average over {len(loads)} loads"
+    )
+
+
+def engine_alone(adapter_set, prompts: list[list[int]], names: list[str], sampling) -> None:
+    """The continuous engine in this process, without HTTP or Serve: all rows at once vs one row at a time."""
+    import threading
+
+    from phi3ray.serve.engine import Engine, EngineSettings, Request
+
+    engine = Engine(adapter_set, EngineSettings(10**7, max_running=len(prompts), max_waiting=len(prompts),
+                                                prefill_chunk_tokens=512))
+
+    def run(pairs: list[tuple[list[int], str]]) -> float:
+        done, ended = threading.Event(), []
+
+        def post(event):
+            if not isinstance(event, str):
+                ended.append(event)
+                if len(ended) == len(pairs):
+                    done.set()
+
+        start = time.perf_counter()
+        for prompt, name in pairs:
+            engine.submit(Request(prompt, sampling, name, time.time() + 600, post, stream=False))
+        done.wait()
+        return time.perf_counter() - start
+
+    try:
+        run(list(zip(prompts, names))[:2])  # warm-up
+        together = run(list(zip(prompts, names)))
+        alone = sum(run([pair]) for pair in zip(prompts, names))
+    finally:
+        engine.close()
+    tokens = len(prompts) * sampling.max_new_tokens
+    print(
+        f"continuous engine in this process (no HTTP): {len(prompts)} rows at once {tokens / together:.0f} tok/s vs "
+        f"one row at a time {tokens / alone:.0f} tok/s -> {alone / together:.1f}x"
     )
 
 
