@@ -6,8 +6,9 @@ step (a list of indices per adapter, a gather, a scatter-add): on the tiny Phi-3
 step with 16 rows over 4 adapters, and on an H100 a mixed batch ran slower than one generate per adapter. Here the
 split is one index tensor per forward; base rows point at a zero slot. Ranks may differ (padded with zeros).
 
-Covers peft's plain ``lora.Linear`` layers (any base layer, 4-bit included); a model with another LoRA variant
-(DoRA, embeddings, modules_to_save) is left to peft's own mixed forward (``RowLora.supported`` says which).
+Covers peft's plain ``lora.Linear`` layers (a bf16/float base); a model with any other LoRA layer (4-bit bases'
+``lora.bnb.Linear4bit``, DoRA, embeddings, modules_to_save) is left to peft's own mixed forward
+(``RowLora.supported`` says which).
 """
 
 from __future__ import annotations

@@ -272,6 +272,8 @@ class Engine:
                     future.set_result(fn())
                 except BaseException as err:  # the caller gets it
                     future.set_exception(err)
+            if calls:
+                self._reload_unloaded()
             try:
                 self._iterate()
             except Exception as err:  # our bug: every row in flight gets a 500, the engine goes on
@@ -285,6 +287,31 @@ class Engine:
                 request.post(error)
         for request in self._waiting:
             request.post(error)
+
+    def _reload_unloaded(self) -> None:
+        """After a call unloaded an adapter that rows in flight use (a registry alias moved: AdapterSet.replace),
+        load it again, from its new folder; those rows go on with it. A row whose adapter cannot load fails alone."""
+        for attr in ("_running", "_prefill"):
+            batch = getattr(self, attr)
+            if batch is None:
+                continue
+            keep = tuple({r.adapter for r in batch.requests} - {BASE_ADAPTER})
+            failed: dict[int, RequestError] = {}
+            for i, request in enumerate(batch.requests):
+                try:
+                    self.adapters.ensure(request.adapter, keep=keep)
+                except Exception as err:
+                    failed[i] = request_error(err)
+            if not failed:
+                continue
+            if attr == "_prefill":  # a prefill group is all or nothing: its cache is half built
+                failed = {i: failed.get(i) or next(iter(failed.values())) for i in range(len(batch.requests))}
+            for i, error in failed.items():
+                batch.requests[i].post(error)
+            if attr == "_running":
+                self._set_running([i for i in range(len(batch.requests)) if i not in failed])
+            else:
+                self._prefill = None
 
     @torch.inference_mode()
     def _iterate(self) -> None:

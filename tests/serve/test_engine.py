@@ -213,3 +213,20 @@ def test_kv_bytes_per_token_of_phi3_mini_is_384_kib():
     config = Phi3Config(hidden_size=3072, num_attention_heads=32, num_key_value_heads=32, num_hidden_layers=32,
                         dtype=torch.bfloat16)
     assert kv_bytes_per_token(config) == 384 * 1024
+
+
+def test_an_adapter_replaced_mid_answer_is_reloaded_and_its_rows_go_on(adapter_set, prompts, engine, adapter_dirs):
+    """A registry alias moving (Generator.refresh -> AdapterSet.replace, run between two steps) unloads the adapter
+    that running rows use: they continue with it, loaded again from its (here: the same) folder."""
+    never = Sampling(max_new_tokens=40, logit_bias={i: -100.0 for i in stop_token_ids(adapter_set.tokenizer)})
+    events = Collector(2)
+    for i, prompt in enumerate(prompts[:2]):
+        engine.submit(Request(prompt, never, "pumps", time.time() + 120, events.post(i)))
+    while not events.pieces[0]:
+        time.sleep(0.001)
+    loads = adapter_set.loads
+    engine.call(lambda: adapter_set.replace("pumps", adapter_dirs["pumps"])).result(timeout=30)
+    ends = events.wait()
+    assert all(isinstance(e, Completion) and e.completion_tokens == 40 for e in ends), ends
+    assert adapter_set.loads == loads + 1 and "pumps" in adapter_set.loaded
+    assert [e.text for e in ends] == [alone(adapter_set, p, "pumps", never) for p in prompts[:2]]
