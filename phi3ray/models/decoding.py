@@ -118,6 +118,9 @@ def _held_back(text: str, stop: tuple[str, ...]) -> int:
     return held
 
 
+MIN_TEMPERATURE = 1e-3
+
+
 class RowSampling(LogitsProcessor):
     """Each row's own logit bias, temperature and top-p; greedy rows keep only their arg-max.
 
@@ -134,7 +137,10 @@ class RowSampling(LogitsProcessor):
                 for token, value in s.logit_bias.items():
                     self.bias[i, token] = value
         self.greedy = torch.tensor([s.greedy for s in samplings], device=device)  # (B,)
-        self.temperature = torch.tensor([[s.temperature if not s.greedy else 1.0] for s in samplings], device=device)
+        # a temperature near 0 would turn the logits into inf and the probabilities into NaN: such a row is all but
+        # greedy, and MIN_TEMPERATURE keeps it finite
+        self.temperature = torch.tensor([[max(s.temperature, MIN_TEMPERATURE) if not s.greedy else 1.0]
+                                         for s in samplings], device=device)
         self.top_p = torch.tensor([[s.top_p] for s in samplings], device=device)  # (B, 1)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:

@@ -39,6 +39,8 @@ class RowLora:
             if isinstance(module, LoraLayer):
                 if type(module) is not LoraLinear or module.lora_variant or module.lora_embedding_A:
                     return False
+                if any(getattr(module, "lora_bias", {}).values()):  # B with a bias: not stacked here
+                    return False
                 if any(getattr(module, "use_dora", {}).get(n) for n in module.lora_A):
                     return False
         return True
@@ -94,5 +96,7 @@ def _row_forward(self: LoraLinear, x: torch.Tensor, *args, **kwargs) -> torch.Te
     if stack is None or rows is None:
         return result
     a, b = stack
-    h = torch.matmul(x.to(a.dtype), a[rows].transpose(-1, -2))  # (B, T, in) x (B, in, r) -> (B, T, r)
-    return result + torch.matmul(h, b[rows].transpose(-1, -2)).to(result.dtype)  # (B, T, r) x (B, r, out)
+    rows_x = x if x.dim() == 3 else x[:, None, :]  # (B, T, in); a (B, in) input is one token per row
+    h = torch.matmul(rows_x.to(a.dtype), a[rows].transpose(-1, -2))  # (B, T, in) x (B, in, r) -> (B, T, r)
+    lora = torch.matmul(h, b[rows].transpose(-1, -2))  # (B, T, r) x (B, r, out) -> (B, T, out)
+    return result + lora.reshape(result.shape).to(result.dtype)

@@ -145,9 +145,11 @@ def _merge(a: _Batch, b: _Batch) -> _Batch:
     """a and b as one batch, the narrower one left-padded to the wider one's width."""
     width = max(a.width, b.width)
     da, db = width - a.width, width - b.width
-    for la, lb in zip(a.cache.layers, b.cache.layers):
-        la.keys = torch.cat([_left_pad(la.keys, da, 2), _left_pad(lb.keys, db, 2)])
-        la.values = torch.cat([_left_pad(la.values, da, 2), _left_pad(lb.values, db, 2)])
+    layers = [(torch.cat([_left_pad(la.keys, da, 2), _left_pad(lb.keys, db, 2)]),
+               torch.cat([_left_pad(la.values, da, 2), _left_pad(lb.values, db, 2)]))
+              for la, lb in zip(a.cache.layers, b.cache.layers)]  # all made before a changes (out of memory: a intact)
+    for layer, (keys, values) in zip(a.cache.layers, layers):
+        layer.keys, layer.values = keys, values
     a.mask = torch.cat([_left_pad(a.mask, da, 1), _left_pad(b.mask, db, 1)])
     a.lengths = torch.cat([a.lengths, b.lengths])
     a.next_tokens = torch.cat([a.next_tokens, b.next_tokens])
@@ -194,7 +196,7 @@ class Engine:
         self._hooks = None  # peft's hook context, entered once per model and adapter set
         self._row_lora: RowLora | None = None  # or the gathered per-row LoRA, when every adapter is plain LoRA
         self._hooked = None  # the model and adapters the routing was set up for
-        self._routed: tuple[str, ...] = ()
+        self._routed: tuple = ()
         # counters, read by stats(): steps and the rows each one decoded, prefill chunks, refusals
         self.decode_steps = 0
         self.decode_rows = 0
@@ -222,7 +224,11 @@ class Engine:
         if request.sampling.seed is not None and not request.sampling.greedy:
             request.generator = torch.Generator(self.device).manual_seed(request.sampling.seed)
         with self._cond:
-            if len(self._waiting) >= self.settings.max_waiting:
+            if not self._thread.is_alive() or self._stopping:
+                raise RequestError(503, "The model server is shutting down.", "server_error", retry_after=5)
+            running = sum(len(b.requests) for b in (self._running, self._prefill) if b is not None)
+            room = max(self.settings.max_running - running, 0)  # rows that can still join without waiting
+            if len(self._waiting) >= self.settings.max_waiting + room:
                 self.refused += 1
                 retry = max(1, math.ceil(self._service_s))
                 raise RequestError(429, f"The server is busy: {len(self._waiting)} requests are waiting for this "
@@ -272,9 +278,9 @@ class Engine:
                     future.set_result(fn())
                 except BaseException as err:  # the caller gets it
                     future.set_exception(err)
-            if calls:
-                self._reload_unloaded()
             try:
+                if calls:
+                    self._reload_unloaded()
                 self._iterate()
             except Exception as err:  # our bug: every row in flight gets a 500, the engine goes on
                 for batch in (self._running, self._prefill):
@@ -397,8 +403,11 @@ class Engine:
         if not isinstance(model, PeftModel):
             return
         loaded = tuple(self.adapters.loaded)
-        if model is not self._hooked or loaded != self._routed:
+        # reroute on any load or unload, not on LRU reorders; `loads` changes when an adapter comes back (replace)
+        key = (frozenset(loaded), self.adapters.loads)
+        if model is not self._hooked or key != self._routed:
             self._reroute(model, loaded)
+            self._routed = key
         if self._row_lora is not None:
             self._row_lora.rows(names, self.device)
         else:
@@ -417,7 +426,7 @@ class Engine:
         else:
             self._hooks = model._enable_peft_forward_hooks(adapter_names=self._names)
             self._hooks.__enter__()
-        self._hooked, self._routed = model, loaded
+        self._hooked = model
 
     def _prefill_chunk(self) -> None:
         group = self._prefill
@@ -436,11 +445,16 @@ class Engine:
             return
         self._prefill = None
         group.prompt = None
-        group.next_tokens = self._sample(group.requests, logits)
+        try:
+            group.next_tokens = self._sample(group.requests, logits)
+            merged = group if self._running is None else _merge(self._running, group)
+        except Exception as err:  # e.g. out of memory while merging: this group fails, the running rows go on
+            self._fail(group, err)
+            return
         now = time.perf_counter()
         for request in group.requests:
             request.first_token = now
-        self._running = group if self._running is None else _merge(self._running, group)
+        self._running = merged
         self.most_running = max(self.most_running, len(self._running.requests))
         self._push(self._running, list(range(len(self._running.requests) - len(group.requests),
                                              len(self._running.requests))))

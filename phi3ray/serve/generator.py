@@ -256,7 +256,14 @@ class Generator:
         if self._reporter is None:
             self._reporter = loop.create_task(self._report_load())
         events: asyncio.Queue = asyncio.Queue()
-        request.post = lambda event: loop.call_soon_threadsafe(events.put_nowait, event)
+
+        def post(event: Event) -> None:  # from the decode thread
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, event)
+            except RuntimeError:  # the loop is closed: nobody waits for this request any more
+                request.cancelled = True
+
+        request.post = post
         self.engine.submit(request)  # a 429 (queue full) or 400 (larger than the KV budget) is raised here
         try:
             while True:

@@ -230,3 +230,35 @@ def test_an_adapter_replaced_mid_answer_is_reloaded_and_its_rows_go_on(adapter_s
     assert all(isinstance(e, Completion) and e.completion_tokens == 40 for e in ends), ends
     assert adapter_set.loads == loads + 1 and "pumps" in adapter_set.loaded
     assert [e.text for e in ends] == [alone(adapter_set, p, "pumps", never) for p in prompts[:2]]
+
+
+def test_new_weights_behind_the_same_name_are_served_after_a_replace(tiny_model_cfg, adapter_dirs, prompts):
+    """One resident adapter: after replace() it comes back under the same name and place, with other weights."""
+    one = AdapterSet.load(tiny_model_cfg, {"pumps": adapter_dirs["pumps"]}, max_loaded=1)
+    engine = Engine(one, SETTINGS)
+    try:
+        greedy = Sampling(max_new_tokens=12)
+        before = run(engine, [(prompts[0], "pumps", greedy)]).wait()[0].text
+        engine.call(lambda: one.replace("pumps", adapter_dirs["safety"])).result(timeout=30)
+        after = run(engine, [(prompts[0], "pumps", greedy)]).wait()[0].text
+        reference = AdapterSet.load(tiny_model_cfg, adapter_dirs, max_loaded=2)
+        assert before != after == alone(reference, prompts[0], "safety", greedy)
+    finally:
+        engine.close()
+
+
+def test_no_queue_still_admits_what_fits_and_a_near_zero_temperature_harms_no_one(adapter_set, prompts):
+    engine = Engine(adapter_set, EngineSettings(100_000, max_running=2, max_waiting=0, prefill_chunk_tokens=512))
+    try:
+        events = Collector(2)
+        tiny_t = Sampling(max_new_tokens=30, temperature=1e-40)  # logits / 1e-40 would be inf, softmax NaN
+        engine.submit(Request(prompts[0], tiny_t, "pumps", time.time() + 60, events.post(0)))
+        engine.submit(Request(prompts[1], Sampling(max_new_tokens=30), "safety", time.time() + 60, events.post(1)))
+        with pytest.raises(RequestError) as err:  # both rows taken, no queue: the third is refused
+            engine.submit(Request(prompts[2], Sampling(max_new_tokens=4), BASE_ADAPTER, time.time() + 60))
+        assert err.value.status == 429
+        ends = events.wait()
+        assert all(isinstance(e, Completion) for e in ends), ends
+        assert ends[1].text == alone(adapter_set, prompts[1], "safety", Sampling(max_new_tokens=30))
+    finally:
+        engine.close()
