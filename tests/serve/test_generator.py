@@ -58,8 +58,12 @@ def test_the_static_engine_batches_concurrent_requests_into_one_generate(edge_ap
     deadline = time.time() + 120
     assert generator.stats.remote().result()["engine"] == "static"
     before = len(generator.stats.remote().result()["generate_calls"])
-    together = [r.result().text for r in [generator.complete.remote(request(m, q), MODELS[m], None, deadline)
-                                          for m, q in cases]]
+    generator.reconfigure.remote({"batch_wait_timeout_s": 1.0}).result()  # the 4 calls land in one batch for sure
+    try:
+        together = [r.result().text for r in [generator.complete.remote(request(m, q), MODELS[m], None, deadline)
+                                              for m, q in cases]]
+    finally:
+        generator.reconfigure.remote({"batch_wait_timeout_s": 0.01}).result()  # the edge app's own setting
     calls = generator.stats.remote().result()["generate_calls"][before:]
     assert (4, 2) in [tuple(c) for c in calls], calls  # one generate: 4 rows, base + 1 adapter
     alone = [generator.complete.remote(request(m, q), MODELS[m], None, deadline).result().text for m, q in cases]
