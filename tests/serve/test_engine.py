@@ -4,6 +4,7 @@ and the queue bound hold, and cancellation, deadlines, seeds and unknown adapter
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import threading
 import time
@@ -72,11 +73,19 @@ def run(engine: Engine, jobs: list[tuple[list[int], str, Sampling]], gap_s: floa
     return events
 
 
+@contextlib.contextmanager
+def started(adapter_set, settings: EngineSettings = SETTINGS):
+    engine = Engine(adapter_set, settings)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 @pytest.fixture
 def engine(adapter_set):
-    engine = Engine(adapter_set, SETTINGS)
-    yield engine
-    engine.close()
+    with started(adapter_set) as engine:
+        yield engine
 
 
 def test_rows_joining_at_any_step_answer_what_they_answer_alone(adapter_set, prompts, engine):
@@ -102,8 +111,7 @@ def test_streamed_pieces_add_up_to_the_answer_and_usage_is_exact(prompts, engine
 
 
 def test_a_long_prompt_is_prefilled_in_chunks_between_decode_steps(adapter_set, prompts):
-    engine = Engine(adapter_set, EngineSettings(100_000, 8, 8, prefill_chunk_tokens=16))
-    try:
+    with started(adapter_set, EngineSettings(100_000, 8, 8, prefill_chunk_tokens=16)) as engine:
         long_prompt = encode_chat(adapter_set.tokenizer, [{"role": "user", "content": " ".join(QUESTIONS * 3)}])
         chunks_seen: list[int] = []  # prefill chunks done when each token of the running stream arrived
         running = Collector(1)
@@ -121,15 +129,12 @@ def test_a_long_prompt_is_prefilled_in_chunks_between_decode_steps(adapter_set, 
         during = {c for c in chunks_seen if 1 < c < 1 + chunks}  # the stream went on while the newcomer prefilled
         assert len(during) >= chunks - 2, (chunks_seen, chunks)
         assert end.text == alone(adapter_set, long_prompt, "pumps", Sampling(max_new_tokens=8))
-    finally:
-        engine.close()
 
 
 def test_the_kv_budget_caps_the_running_rows_and_the_rest_wait_their_turn(adapter_set, prompts):
     longest = max(len(p) for p in prompts) + 20
-    engine = Engine(adapter_set, EngineSettings(kv_cache_tokens=2 * longest, max_running=16, max_waiting=64,
-                                                prefill_chunk_tokens=512))
-    try:
+    settings = EngineSettings(kv_cache_tokens=2 * longest, max_running=16, max_waiting=64, prefill_chunk_tokens=512)
+    with started(adapter_set, settings) as engine:
         jobs = [(p, m, Sampling(max_new_tokens=20)) for p in prompts for m in MODELS[:2]]
         ends = run(engine, jobs).wait()
         assert engine.most_running == 2
@@ -137,13 +142,11 @@ def test_the_kv_budget_caps_the_running_rows_and_the_rest_wait_their_turn(adapte
         with pytest.raises(RequestError) as err:  # one request larger than the whole budget can never run
             engine.submit(Request(prompts[0], Sampling(max_new_tokens=3 * longest), BASE_ADAPTER, time.time() + 60))
         assert err.value.status == 400 and err.value.code == "context_length_exceeded"
-    finally:
-        engine.close()
 
 
 def test_a_full_queue_refuses_with_429_and_retry_after(adapter_set, prompts):
-    engine = Engine(adapter_set, EngineSettings(100_000, max_running=1, max_waiting=2, prefill_chunk_tokens=512))
-    try:
+    settings = EngineSettings(100_000, max_running=1, max_waiting=2, prefill_chunk_tokens=512)
+    with started(adapter_set, settings) as engine:
         events = Collector(3)
         for i in range(3):  # one runs, two wait
             engine.submit(Request(prompts[0], Sampling(max_new_tokens=40), BASE_ADAPTER, time.time() + 60,
@@ -156,8 +159,6 @@ def test_a_full_queue_refuses_with_429_and_retry_after(adapter_set, prompts):
         again = pickle.loads(pickle.dumps(err.value))  # crosses Ray from the replica to the ingress intact
         assert (again.status, again.retry_after, str(again)) == (429, err.value.retry_after, str(err.value))
         assert all(isinstance(e, Completion) for e in events.wait())  # the queued ones were answered
-    finally:
-        engine.close()
 
 
 def test_cancelled_and_timed_out_rows_leave_and_the_others_finish(adapter_set, prompts, engine):
@@ -195,15 +196,12 @@ def test_an_unknown_adapter_fails_its_own_row_only(prompts, engine):
 
 def test_more_adapters_than_resident_wait_for_room_and_answer_the_same(tiny_model_cfg, adapter_dirs, prompts):
     one = AdapterSet.load(tiny_model_cfg, adapter_dirs, max_loaded=1)
-    engine = Engine(one, SETTINGS)
-    try:
+    with started(one) as engine:
         jobs = [(p, m, Sampling(max_new_tokens=12)) for p in prompts[:2] for m in ("pumps", "safety")]
         ends = run(engine, jobs).wait()
         reference = AdapterSet.load(tiny_model_cfg, adapter_dirs, max_loaded=2)
         assert [e.text for e in ends] == [alone(reference, p, m, s) for p, m, s in jobs]
         assert one.loads >= 2 and len(one.loaded) == 1
-    finally:
-        engine.close()
 
 
 @pytest.mark.fast
@@ -235,21 +233,18 @@ def test_an_adapter_replaced_mid_answer_is_reloaded_and_its_rows_go_on(adapter_s
 def test_new_weights_behind_the_same_name_are_served_after_a_replace(tiny_model_cfg, adapter_dirs, prompts):
     """One resident adapter: after replace() it comes back under the same name and place, with other weights."""
     one = AdapterSet.load(tiny_model_cfg, {"pumps": adapter_dirs["pumps"]}, max_loaded=1)
-    engine = Engine(one, SETTINGS)
-    try:
+    with started(one) as engine:
         greedy = Sampling(max_new_tokens=12)
         before = run(engine, [(prompts[0], "pumps", greedy)]).wait()[0].text
         engine.call(lambda: one.replace("pumps", adapter_dirs["safety"])).result(timeout=30)
         after = run(engine, [(prompts[0], "pumps", greedy)]).wait()[0].text
         reference = AdapterSet.load(tiny_model_cfg, adapter_dirs, max_loaded=2)
         assert before != after == alone(reference, prompts[0], "safety", greedy)
-    finally:
-        engine.close()
 
 
 def test_no_queue_still_admits_what_fits_and_a_near_zero_temperature_harms_no_one(adapter_set, prompts):
-    engine = Engine(adapter_set, EngineSettings(100_000, max_running=2, max_waiting=0, prefill_chunk_tokens=512))
-    try:
+    settings = EngineSettings(100_000, max_running=2, max_waiting=0, prefill_chunk_tokens=512)
+    with started(adapter_set, settings) as engine:
         events = Collector(2)
         tiny_t = Sampling(max_new_tokens=30, temperature=1e-40)  # logits / 1e-40 would be inf, softmax NaN
         engine.submit(Request(prompts[0], tiny_t, "pumps", time.time() + 60, events.post(0)))
@@ -260,5 +255,3 @@ def test_no_queue_still_admits_what_fits_and_a_near_zero_temperature_harms_no_on
         ends = events.wait()
         assert all(isinstance(e, Completion) for e in ends), ends
         assert ends[1].text == alone(adapter_set, prompts[1], "safety", Sampling(max_new_tokens=30))
-    finally:
-        engine.close()
