@@ -244,18 +244,15 @@ def finish(proc: subprocess.Popen) -> dict:
     return {"error": (tail[-1] if tail else f"exit {proc.returncode}")[:200]}
 
 
-def engine_section(dry_run: bool, tmp: Path) -> list[tuple[str, str]]:
-    """The continuous engine with 4 LoRA adapters over the base: rows at once vs one at a time."""
-    import threading
-
+def engine_setup(dry_run: bool, tmp: Path):
+    """(AdapterSet with 4 random LoRA adapters loaded, their names, 64 random prompts, greedy Sampling that never
+    stops before max_new_tokens, device) for the engine checks."""
     from peft import PeftModel
     from transformers import AutoTokenizer
 
     from phi3ray.models.adapters import AdapterSet
     from phi3ray.models.base import stop_token_ids
     from phi3ray.models.decoding import Sampling
-    from phi3ray.models import row_lora
-    from phi3ray.serve.engine import Engine, EngineSettings, Request, kv_bytes_per_token
 
     model, device, dtype = build(dry_run)
     names = [f"adapter{i}" for i in range(4)]
@@ -278,6 +275,17 @@ def engine_section(dry_run: bool, tmp: Path) -> list[tuple[str, str]]:
     gen = torch.Generator().manual_seed(0)
     prompts = [torch.randint(10, len(tokenizer) - 10, (int(torch.randint(64, 192, (1,), generator=gen)),),
                              generator=gen).tolist() for _ in range(64)]
+    return adapters, names, prompts, sampling, device
+
+
+def engine_section(dry_run: bool, tmp: Path) -> list[tuple[str, str]]:
+    """The continuous engine with 4 LoRA adapters over the base: rows at once vs one at a time."""
+    import threading
+
+    from phi3ray.models import row_lora
+    from phi3ray.serve.engine import Engine, EngineSettings, Request, kv_bytes_per_token
+
+    adapters, names, prompts, sampling, device = engine_setup(dry_run, tmp)
 
     def run(engine, pairs) -> tuple[float, int]:
         done, ended = threading.Event(), []
