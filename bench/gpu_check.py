@@ -327,7 +327,7 @@ def engine_section(dry_run: bool, tmp: Path) -> list[tuple[str, str]]:
         with_peft, _ = measure(16, alone=False)
     finally:
         row_lora.RowLora.supported = supported
-    kv = kv_bytes_per_token(adapters.model.config)
+    kv = kv_bytes_per_token(adapters.model.config, adapters.model.dtype)
     return [
         ("engine: 16 requests over 4 adapters at once, tokens/s", f"{together:.0f}"),
         ("engine: the same one at a time, tokens/s (ratio)", f"{alone:.0f} ({together / alone:.1f}x)"),

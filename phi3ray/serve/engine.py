@@ -70,25 +70,25 @@ class EngineSettings:
     prefill_chunk_tokens: int  # prompt tokens (rows x columns) prefilled between two decode steps
 
 
-def kv_bytes_per_token(config) -> int:
-    """Bytes of K and V cache one token holds across all layers (Phi-3-mini in bf16: 384 KiB)."""
+def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
+    """Bytes of K and V cache one token holds across all layers, in the model's activation dtype (Phi-3-mini in
+    bf16: 384 KiB). Not config.dtype: a model cast after it was built (or 4-bit) keeps the dtype it was made in."""
     heads = config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    dtype = config.dtype if isinstance(getattr(config, "dtype", None), torch.dtype) else torch.float32
     return 2 * config.num_hidden_layers * kv_heads * head_dim * dtype.itemsize
 
 
-def size_kv_cache(config, device: torch.device, cuda_fraction: float = 0.8, cpu_fraction: float = 0.25) -> int:
-    """KV tokens that fit the device now (after the model was loaded): a share of free CUDA memory, or of RAM."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
+def size_kv_cache(model, cuda_fraction: float = 0.8, cpu_fraction: float = 0.25) -> int:
+    """KV tokens that fit the model's device now (after it was loaded): a share of free CUDA memory, or of RAM."""
+    if model.device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(model.device)
         room = free * cuda_fraction
     else:
         import psutil
 
         room = psutil.virtual_memory().available * cpu_fraction
-    return int(room // kv_bytes_per_token(config))
+    return int(room // kv_bytes_per_token(model.config, model.dtype))
 
 
 @dataclass(eq=False)

@@ -137,7 +137,7 @@ class Generator:
         self._executor: ThreadPoolExecutor | None = None
         if cfg.engine == "continuous":
             model = self.adapters.model
-            kv = cfg.kv_cache_tokens or size_kv_cache(model.config, model.device)
+            kv = cfg.kv_cache_tokens or size_kv_cache(model)
             self.engine = Engine(self.adapters, EngineSettings(kv, cfg.max_running_requests, cfg.max_queued_requests,
                                                                cfg.prefill_chunk_tokens))
             logger.info("continuous engine: %d KV tokens, %d rows, %d queued", kv, cfg.max_running_requests,

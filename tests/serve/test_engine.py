@@ -208,9 +208,9 @@ def test_more_adapters_than_resident_wait_for_room_and_answer_the_same(tiny_mode
 def test_kv_bytes_per_token_of_phi3_mini_is_384_kib():
     from transformers import Phi3Config
 
-    config = Phi3Config(hidden_size=3072, num_attention_heads=32, num_key_value_heads=32, num_hidden_layers=32,
-                        dtype=torch.bfloat16)
-    assert kv_bytes_per_token(config) == 384 * 1024
+    config = Phi3Config(hidden_size=3072, num_attention_heads=32, num_key_value_heads=32, num_hidden_layers=32)
+    assert kv_bytes_per_token(config, torch.bfloat16) == 384 * 1024
+    assert kv_bytes_per_token(config, torch.float32) == 768 * 1024
 
 
 def test_an_adapter_replaced_mid_answer_is_reloaded_and_its_rows_go_on(adapter_set, prompts, engine, adapter_dirs):
