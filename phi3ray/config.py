@@ -491,6 +491,10 @@ class ServeConfig:
     base_name: str = "phi3"  # the `model` value in a request that picks the base (model.name works too)
     quantize: str = "none"  # none | 4bit: load the base in 4 bits (bitsandbytes NF4) to save memory
     api_key: str | None = None  # bearer key; from ${oc.env:PHI3RAY_API_KEY}
+    # bearer key of POST /v1/load_lora_adapter and /v1/unload_lora_adapter; from ${oc.env:PHI3RAY_ADMIN_KEY};
+    # unset = adapters change only through this config (those endpoints answer 403)
+    admin_key: str | None = None
+    max_lora_rank: int = 64  # adapters of a higher rank are refused (400 at load): bounds each adapter's memory
     max_tokens_cap: int = 1024  # requests asking for more get a 400
     # prompt + completion tokens a request may hold: Phi-3-mini's KV cache (32 layers x 32 KV heads x 96 x K and V) is
     # 384 KiB per token in bf16, so one 128k request would hold 48 GiB; longer requests get a 400 (context_limit)
@@ -527,6 +531,9 @@ class ServeConfig:
         _positive("max_batch_size", self.max_batch_size)
         _positive("batch_wait_timeout_s", self.batch_wait_timeout_s, allow_zero=True)
         _positive("max_adapters_per_replica", self.max_adapters_per_replica)
+        _positive("max_lora_rank", self.max_lora_rank)
+        if self.admin_key is not None and self.admin_key == self.api_key:
+            raise ConfigValueError("admin_key", "(hidden)", "must differ from api_key: every client holds the api key")
         for name in self.adapters:
             if (why := adapter_name_problem(name, (self.base_name, self.model.name))) is not None:
                 raise ConfigValueError(f"adapters.{name}", self.adapters[name], why)

@@ -58,6 +58,15 @@ class ModelLoadError(Phi3RayError):
         super().__init__(f"cannot load model {name_or_path!r}: {why}")
 
 
+class AdapterRefusedError(Phi3RayError):
+    """An adapter that cannot be served on this base: another base model or revision, a rank above the server's
+    limit, targets the base lacks, or weights of other shapes (a 400 at load time, naming why)."""
+
+    def __init__(self, name: str, uri: str, why: str):
+        self.name, self.uri, self.why = name, uri, why
+        super().__init__(f"adapter {name!r} ({uri}) cannot be served here: {why}")
+
+
 class UnknownAdapterError(Phi3RayError):
     def __init__(self, name: str, known: list[str]):
         self.name, self.known = name, known

@@ -96,36 +96,59 @@ def upload_dir(local_dir: str, dest_uri: str) -> str:
     return dest_uri
 
 
+def content_key(uri: str) -> str:
+    """A short hash of what a folder holds now: each file's relative path, size and modification time (an object
+    store's listing, without downloading). Rewriting the folder (a retrained adapter at the same URI) changes it."""
+    import hashlib
+
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(uri)
+    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    listing = sorted((i.path[len(path):].lstrip("/"), i.size, i.mtime_ns) for i in infos if i.type == pafs.FileType.File)
+    return hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
+
+
 def fetch_dir(uri: str, marker: str) -> str:
     """A local folder with the content of uri: the folder itself when local, else a copy in the cache.
 
-    The copy lands in $PHI3RAY_CACHE/remote/<scheme>/<bucket>/<path>; it is made in a temporary folder
-    and moved into place only when it holds `marker` (a file every complete copy has), so an interrupted
-    or wrong download is never cached. Raises FileNotFoundError without the marker, OSError when uri
-    cannot be read.
+    The copy lands in $PHI3RAY_CACHE/remote/<scheme>/<bucket>/<path>/<content_key>: keyed by what the folder
+    holds, so a folder rewritten at the same URI is fetched again and an unchanged one is not (older copies of
+    the same URI are removed). It is made in a temporary folder and moved into place only when it holds `marker`
+    (a file every complete copy has), so an interrupted or wrong download is never cached. Raises
+    FileNotFoundError without the marker, OSError when uri cannot be read.
     """
     import shutil
     import tempfile
 
     import pyarrow.fs as pafs
 
-    local = Path(expand_path(uri)) if not is_uri(uri) else Path(cache_dir("remote", uri.replace("://", "/").strip("/")))
-    if not is_uri(uri) or (local / marker).is_file():
+    if not is_uri(uri):
+        local = Path(expand_path(uri))
         if not (local / marker).is_file():
             raise FileNotFoundError(f"no {marker} in {uri}")
         return str(local)
-    local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{local.name}-"))
+    home = Path(cache_dir("remote", uri.replace("://", "/").strip("/")))
+    local = home / content_key(uri)
+    if (local / marker).is_file():
+        return str(local)
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=home, prefix=f".{local.name}-"))
     try:
         source_fs, source_path = filesystem(uri)
         pafs.copy_files(source_path, str(tmp), source_filesystem=source_fs, destination_filesystem=pafs.LocalFileSystem())
         if not (tmp / marker).is_file():
             raise FileNotFoundError(f"no {marker} in {uri}")
-        if local.exists():
-            shutil.rmtree(local)
-        os.replace(tmp, local)
+        try:
+            os.replace(tmp, local)
+        except OSError:  # another process (a second replica on this node) put the same content there first
+            if not (local / marker).is_file():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    for old in home.iterdir():  # earlier contents of this URI (loaded adapters live in memory, not in these files)
+        if old != local and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     return str(local)
 
 

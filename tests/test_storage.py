@@ -26,3 +26,29 @@ def test_read_bytes_and_sha256_take_uris_and_local_paths_alike(tmp_path):
         assert file_sha256(where) == hashlib.sha256(b'{"a": 1}\n').hexdigest()
     with pytest.raises(FileNotFoundError):
         read_bytes(f"file://{tmp_path}/missing.jsonl")
+
+
+def test_a_folder_rewritten_at_the_same_uri_is_fetched_again_and_an_unchanged_one_is_not(tmp_path, monkeypatch):
+    """A retrained adapter written over the same s3:// URI must be served with its new weights, not the cached
+    copy of the old ones (the cache is keyed by the folder's listing: paths, sizes, modification times)."""
+    import os
+
+    from phi3ray.storage import fetch_dir
+
+    monkeypatch.setenv("PHI3RAY_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "bucket" / "adapter"
+    source.mkdir(parents=True)
+    (source / "adapter_config.json").write_text("{}")
+    (source / "weights.bin").write_bytes(b"old weights")
+    uri = f"file://{source}"
+
+    first = fetch_dir(uri, "adapter_config.json")
+    assert open(os.path.join(first, "weights.bin"), "rb").read() == b"old weights"
+    assert fetch_dir(uri, "adapter_config.json") == first  # unchanged: the same copy
+
+    (source / "weights.bin").write_bytes(b"new weights!")  # retrained: same URI, other content
+    second = fetch_dir(uri, "adapter_config.json")
+    assert second != first and open(os.path.join(second, "weights.bin"), "rb").read() == b"new weights!"
+    assert not os.path.exists(first)  # the stale copy is gone
+    with pytest.raises(FileNotFoundError):
+        fetch_dir(f"file://{tmp_path / 'bucket'}", "adapter_config.json")

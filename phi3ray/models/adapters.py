@@ -10,11 +10,11 @@ from collections import OrderedDict
 from pathlib import Path
 
 import torch
-from peft import PeftModel
+from peft import LoraConfig, PeftConfig, PeftModel, set_peft_model_state_dict
 from transformers import PreTrainedModel
 
 from phi3ray.config import MethodConfig, ModelConfig
-from phi3ray.errors import ConfigValueError, ModelLoadError, UnknownAdapterError
+from phi3ray.errors import AdapterRefusedError, ConfigValueError, ModelLoadError, UnknownAdapterError
 from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.names import BASE_ADAPTER
 from phi3ray.storage import fetch_dir
@@ -37,10 +37,7 @@ CARD = "adapter_card.json"  # written next to the adapter by training (phi3ray.t
 
 def trained_revision(folder: str) -> str | None:
     """The base revision an adapter's card says it was trained on (None: no card, or a local base)."""
-    card = Path(folder) / CARD
-    if not card.is_file():
-        return None
-    return (json.loads(card.read_text(encoding="utf-8")).get("base_model") or {}).get("revision")
+    return ((read_card(folder) or {}).get("base_model") or {}).get("revision")
 
 
 def pin_revision(model_cfg: ModelConfig, folders: dict[str, str], allow_mismatch: bool = False) -> ModelConfig:
@@ -68,24 +65,66 @@ def pin_revision(model_cfg: ModelConfig, folders: dict[str, str], allow_mismatch
     return model_cfg
 
 
+@dataclasses.dataclass
+class PreparedAdapter:
+    """An adapter fetched, checked against the base and read into host memory: what installing it needs."""
+
+    name: str
+    uri: str
+    folder: str
+    config: LoraConfig
+    weights: dict[str, torch.Tensor] = dataclasses.field(repr=False)
+    card: dict | None = None
+
+    def info(self) -> dict:
+        """What /v1/models shows of it: where from, its base, revision and training data (from its card)."""
+        return adapter_info(self.uri, self.card)
+
+
+def adapter_info(uri: str, card: dict | None) -> dict:
+    base = (card or {}).get("base_model") or {}
+    files = ((card or {}).get("data") or {}).get("files") or []
+    data_hash = None
+    if files:  # one hash for the training data: of each file's sha256, in order
+        import hashlib
+
+        data_hash = hashlib.sha256("".join(f["sha256"] for f in files).encode()).hexdigest()
+    return {"root": uri, "base_model": base.get("name"), "base_revision": base.get("revision"),
+            "data_sha256": data_hash}
+
+
+def read_card(folder: str) -> dict | None:
+    card = Path(folder) / CARD
+    return json.loads(card.read_text(encoding="utf-8")) if card.is_file() else None
+
+
 class AdapterSet:
     """Base model + adapters by name; keeps at most max_loaded adapters, evicting the least recently used.
 
-    `configured` maps every adapter name the deployment may serve to its folder or URI; adapters
-    beyond max_loaded are loaded on demand. Not thread-safe: one caller at a time.
+    `configured` maps every adapter name the deployment may serve to its folder or URI (config, or added at run
+    time); adapters beyond max_loaded are loaded on demand. Loading has two halves: `prepare` (fetch, check that it
+    fits this base, read the weights into host memory) touches no model and may run on any thread, so a serving
+    loop does it before the request reaches the model; `ensure` installs a prepared adapter (or prepares it there
+    when nothing did) and must run where the model runs: one caller at a time.
     """
 
-    def __init__(self, model: PreTrainedModel, tokenizer, configured: dict[str, str], max_loaded: int):
+    def __init__(self, model: PreTrainedModel, tokenizer, configured: dict[str, str], max_loaded: int,
+                 base_name: str | None = None, base_revision: str | None = None, max_rank: int = 0):
         if max_loaded < 1:
             raise ValueError(f"max_loaded={max_loaded}: must be >= 1")
         self.model = model  # a PeftModel once the first adapter is loaded
         self.tokenizer = tokenizer
         self.configured = dict(configured)
         self.max_loaded = max_loaded
+        self.base_name, self.base_revision = base_name, base_revision  # what an adapter's card must name
+        self.max_rank = max_rank  # 0: any rank
         self._loaded: OrderedDict[str, str] = OrderedDict()  # name -> local folder, LRU order
+        self._prepared: dict[str, PreparedAdapter] = {}  # prepared off the model's thread, installed on first use
+        self.cards: dict[str, dict | None] = {}  # name -> its card, once fetched
         self.loads = 0  # adapters loaded so far (the first ones included)
         self.evictions = 0  # adapters unloaded to make room
-        self.load_seconds = 0.0  # time spent loading them
+        self.load_seconds = 0.0  # time spent installing them on the model's thread
+        self._module_names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
 
     @classmethod
     def load(
@@ -95,6 +134,7 @@ class AdapterSet:
         max_loaded: int = 4,
         method: MethodConfig | None = None,
         allow_revision_mismatch: bool = False,
+        max_rank: int = 0,
     ) -> AdapterSet:
         """Load the base (on the GPU when there is one; 4-bit when method.load_in_4bit) at the revision the adapters
         were trained on (pin_revision), and the first adapters."""
@@ -104,7 +144,8 @@ class AdapterSet:
         model = load_base_model(model_cfg, method, device_map=device_map)
         model.eval()
         tokenizer = load_tokenizer(model_cfg)
-        adapter_set = cls(model, tokenizer, adapters, max_loaded)
+        adapter_set = cls(model, tokenizer, adapters, max_loaded, base_name=model_cfg.name,
+                          base_revision=None if allow_revision_mismatch else model_cfg.revision, max_rank=max_rank)
         for name in list(adapters)[:max_loaded]:
             adapter_set.ensure(name)
         return adapter_set
@@ -117,42 +158,124 @@ class AdapterSet:
     def loaded(self) -> list[str]:
         return list(self._loaded)
 
+    def folder(self, name: str) -> str:
+        """The local folder adapter `name` was fetched to (fetching it when needed)."""
+        return self._loaded.get(name) or fetch_adapter(self.configured[name])
+
+    def prepared(self, name: str) -> bool:
+        return name in self._prepared or name in self._loaded
+
+    def prepare(self, name: str, uri: str | None = None) -> PreparedAdapter:
+        """Fetch adapter `name` (from `uri`, else its configured URI), refuse it unless it fits this base, and read
+        its weights into host memory. Touches no model: any thread. Raises UnknownAdapterError, ModelLoadError
+        (cannot fetch), AdapterRefusedError (does not fit)."""
+        if uri is None:
+            if name not in self.configured:
+                raise UnknownAdapterError(name, self.names)
+            uri = self.configured[name]
+        folder = fetch_adapter(uri)
+        try:
+            config = PeftConfig.from_pretrained(folder)
+        except (OSError, ValueError, TypeError) as err:
+            raise ModelLoadError(uri, f"unreadable adapter_config.json: {err}") from err
+        card = read_card(folder)
+        self._check_fit(name, uri, config, card)
+        weights = _read_weights(folder, uri)
+        prepared = PreparedAdapter(name, uri, folder, config, weights, card)
+        if self.configured.get(name) == uri:  # one waiting for install; at most max_loaded are kept
+            self._prepared[name] = prepared
+            while len(self._prepared) > self.max_loaded:
+                self._prepared.pop(next(iter(self._prepared)))
+        return prepared
+
+    def _check_fit(self, name: str, uri: str, config, card: dict | None) -> None:
+        if not isinstance(config, LoraConfig):
+            raise AdapterRefusedError(name, uri, f"a {config.peft_type} adapter; only LoRA adapters are served")
+        if self.max_rank and config.r > self.max_rank:
+            raise AdapterRefusedError(name, uri, f"rank {config.r} is above this server's max_lora_rank "
+                                      f"{self.max_rank}")
+        targets = config.target_modules
+        if not isinstance(targets, str):  # a regex is checked by the shapes at install
+            missing = sorted(set(targets or ()) - self._module_names)
+            if missing:
+                raise AdapterRefusedError(name, uri, f"targets {', '.join(missing)}, which this base does not have")
+        base = (card or {}).get("base_model") or {}
+        if self.base_name and base.get("name") and base["name"] != self.base_name:
+            raise AdapterRefusedError(name, uri, f"trained on {base['name']}; this server serves {self.base_name}")
+        if self.base_revision and base.get("revision") and base["revision"] != self.base_revision:
+            raise AdapterRefusedError(name, uri, f"trained on base revision {base['revision']}; this server serves "
+                                      f"revision {self.base_revision}")
+
     def ensure(self, name: str, keep: tuple[str, ...] = ()) -> str:
-        """Make adapter `name` resident (loading and evicting as needed); return its peft name.
+        """Make adapter `name` resident (installing and evicting as needed); return its peft name. On the model's
+        thread only.
 
         Args:
             keep: adapters that must not be evicted now (the others of the same batch).
         """
         if name == BASE_ADAPTER:
             return name
-        if name not in self.configured:
-            raise UnknownAdapterError(name, self.names)
-        if name in self._loaded:
+        if name in self._loaded:  # forgotten but still resident: rows in flight finish with it
             self._loaded.move_to_end(name)
             return name
-        folder = fetch_adapter(self.configured[name])
-        start = time.perf_counter()
-        try:
-            if isinstance(self.model, PeftModel):
-                self.model.load_adapter(folder, adapter_name=name)
-            else:
-                self.model = PeftModel.from_pretrained(self.model, folder, adapter_name=name)
-        except (OSError, ValueError, KeyError, RuntimeError) as err:
-            raise ModelLoadError(folder, f"adapter {name!r} does not fit this base model: {err}") from err
-        self.model.eval()
-        self._loaded[name] = folder
-        self.loads += 1
-        self.load_seconds += time.perf_counter() - start
-        logger.info("loaded adapter %s from %s", name, folder)
-        # evict after loading, so the PeftModel never runs out of adapters
-        for old in [n for n in self._loaded if n not in keep and n != name]:
+        if name not in self.configured:
+            raise UnknownAdapterError(name, self.names)
+        prepared = self._prepared.pop(name, None)
+        if prepared is None or prepared.uri != self.configured[name]:
+            prepared = self.prepare(name)
+            self._prepared.pop(name, None)
+        self.install(prepared)
+        self._evict(keep=(*keep, name))  # after loading, so the PeftModel never runs out of adapters
+        return name
+
+    def add(self, prepared: PreparedAdapter) -> None:
+        """Serve a prepared adapter under its name from now on (loaded at run time; replaces one of that name),
+        installed now. Model's thread only."""
+        self.configured[prepared.name] = prepared.uri
+        self._prepared.pop(prepared.name, None)
+        self.install(prepared)
+        self._evict(keep=(prepared.name,))
+
+    def _evict(self, keep: tuple[str, ...]) -> None:
+        for old in [n for n in self._loaded if n not in keep]:
             if len(self._loaded) <= self.max_loaded:
                 break
-            del self._loaded[old]
-            self.model.delete_adapter(old)
+            self._unload(old)
             self.evictions += 1
             logger.info("evicted adapter %s (LRU, max_loaded=%d)", old, self.max_loaded)
-        return name
+
+    def install(self, prepared: PreparedAdapter) -> None:
+        """Put a prepared adapter into the model under its name (replacing one of that name). Model's thread only."""
+        name = prepared.name
+        start = time.perf_counter()
+        if name in self._loaded:
+            self._unload(name)
+        try:
+            if isinstance(self.model, PeftModel):
+                self.model.add_adapter(name, prepared.config)
+            else:
+                self.model = PeftModel(self.model, prepared.config, adapter_name=name)
+            result = set_peft_model_state_dict(self.model, prepared.weights, adapter_name=name)
+        except (ValueError, KeyError, RuntimeError) as err:  # e.g. size mismatch: another base's adapter
+            if isinstance(self.model, PeftModel) and name in self.model.peft_config:
+                self.model.delete_adapter(name)
+            raise AdapterRefusedError(name, prepared.uri, f"its weights do not fit this base: "
+                                      f"{str(err).splitlines()[0][:300]}") from err
+        missing = [k for k in getattr(result, "unexpected_keys", []) if ".lora_" in k]
+        if missing:
+            self.model.delete_adapter(name)
+            raise AdapterRefusedError(name, prepared.uri, f"{len(missing)} of its weights match no layer of this "
+                                      f"base, e.g. {missing[0]}")
+        self.model.eval()
+        self._loaded[name] = prepared.folder
+        self.cards[name] = prepared.card
+        self.loads += 1
+        self.load_seconds += time.perf_counter() - start
+        logger.info("loaded adapter %s from %s", name, prepared.uri)
+
+    def _unload(self, name: str) -> None:
+        del self._loaded[name]
+        self.model.delete_adapter(name)
 
     def ensure_all(self, names: list[str]) -> list[str]:
         """Make every adapter of one batch resident at once; at most max_loaded distinct adapters."""
@@ -164,9 +287,41 @@ class AdapterSet:
         return list(names)
 
     def replace(self, name: str, uri: str) -> None:
-        """Serve adapter `name` from another folder from now on (a registry alias moved): unloaded if resident,
-        loaded again from `uri` on its next use."""
+        """Serve adapter `name` from `uri` from now on (a registry alias moved, a retrained adapter): unloaded if
+        resident, loaded again on its next use. Model's thread only."""
         self.configured[name] = uri
-        if self._loaded.pop(name, None) is not None:
-            self.model.delete_adapter(name)
+        self._prepared.pop(name, None)
+        if name in self._loaded:
+            self._unload(name)
             logger.info("adapter %s now from %s (unloaded; loads again on its next use)", name, uri)
+
+    def forget(self, name: str, unload: bool = True) -> None:
+        """Stop serving adapter `name` (unloaded at run time): unknown to new requests from now on; removed from the
+        model now, or (unload=False: rows in flight still use it) by drop_forgotten later. Model's thread only."""
+        self.configured.pop(name, None)
+        self._prepared.pop(name, None)
+        self.cards.pop(name, None)
+        if name in self._loaded and unload:
+            self._unload(name)
+            logger.info("adapter %s unloaded", name)
+
+    def drop_forgotten(self, busy: set[str]) -> None:
+        """Remove forgotten adapters that no row in flight (`busy`) uses any more. Model's thread only."""
+        for name in [n for n in self._loaded if n not in self.configured and n not in busy]:
+            self._unload(name)
+            logger.info("adapter %s unloaded", name)
+
+
+def _read_weights(folder: str, uri: str) -> dict[str, torch.Tensor]:
+    """The adapter's tensors on the host (adapter_model.safetensors, or peft's older adapter_model.bin)."""
+    from safetensors.torch import load_file
+
+    path = Path(folder)
+    try:
+        if (path / "adapter_model.safetensors").is_file():
+            return load_file(str(path / "adapter_model.safetensors"))
+        if (path / "adapter_model.bin").is_file():
+            return torch.load(path / "adapter_model.bin", map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise ModelLoadError(uri, f"unreadable adapter weights: {err}") from err
+    raise ModelLoadError(uri, "no adapter_model.safetensors in the adapter folder")

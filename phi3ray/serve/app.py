@@ -17,6 +17,7 @@ from ray.serve import Application
 from phi3ray.config import EMBEDDED_ALONE, DeploymentSettings, ServeConfig, conf_dir, load_config
 from phi3ray.errors import ConfigValueError
 from phi3ray.models.base import model_path
+from phi3ray.serve.catalog import AdapterCatalog
 from phi3ray.serve.generator import Generator
 from phi3ray.serve.ingress import Ingress
 from phi3ray.serve.retriever import RetrieverDeployment
@@ -90,10 +91,12 @@ def app_for(cfg: ServeConfig) -> Application:
     check_retriever_topology(cfg)
     d = cfg.deployments
     batching = {"max_batch_size": cfg.max_batch_size, "batch_wait_timeout_s": cfg.batch_wait_timeout_s}
+    catalog = AdapterCatalog.bind()  # one deployment, shared by the Ingress and every Generator replica
     return Ingress.options(**deployment_options(d.ingress)).bind(
         RetrieverDeployment.options(**deployment_options(d.retriever)).bind(cfg.retriever),
-        Generator.options(**deployment_options(d.generator), user_config=batching).bind(cfg),
+        Generator.options(**deployment_options(d.generator), user_config=batching).bind(cfg, catalog),
         cfg,
+        catalog,
     )
 
 

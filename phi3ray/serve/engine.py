@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from peft import PeftModel
 from transformers import DynamicCache
 
-from phi3ray.errors import Phi3RayError, RequestError, UnknownAdapterError
+from phi3ray.errors import AdapterRefusedError, Phi3RayError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.base import stop_token_ids
 from phi3ray.models.decoding import Completion, RowSampling, RowText, Sampling
@@ -251,6 +251,10 @@ class Engine:
             waiting = len(self._waiting)
         rows = [r for b in (self._running, self._prefill) if b is not None for r in b.requests]
         return {"waiting": waiting, "running": len(rows), "kv_reserved": self._reserved(rows)}
+
+    def adapters_in_use(self) -> set[str]:
+        """Adapters of the rows running or being prefilled (on the decode thread, e.g. in a call)."""
+        return {r.adapter for b in (self._running, self._prefill) if b is not None for r in b.requests}
 
     def close(self) -> None:
         with self._cond:
@@ -526,6 +530,8 @@ def request_error(err: Exception) -> RequestError:
         return err
     if isinstance(err, UnknownAdapterError):
         return RequestError(404, str(err), param="model", code="model_not_found")
+    if isinstance(err, AdapterRefusedError):  # e.g. trained on another base: the request can only change model
+        return RequestError(400, str(err), param="model", code="invalid_adapter")
     if isinstance(err, Phi3RayError):  # e.g. an adapter that cannot be fetched or does not fit the base
         logger.error("generation failed: %s", err)
         return RequestError(500, f"generation failed: {err}", "server_error")

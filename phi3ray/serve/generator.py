@@ -10,6 +10,12 @@ Two engines, chosen by ServeConfig.engine:
 Serve's model multiplexing is not used: `serve.batch` splits a batch by multiplexed model id, which would put
 each adapter in a generate of its own. The replica's AdapterSet keeps up to `max_adapters_per_replica` adapters
 resident and loads the others on demand (LRU). Streamed and non-streamed requests run the same way.
+
+Adapters can also be loaded and unloaded at run time (the Ingress's admin endpoints, phi3ray.serve.catalog): the
+replica that takes the load fetches the adapter, checks that it fits this base and reads its weights off the
+model's thread (AdapterSet.prepare in a worker thread), then installs it between two steps; the others learn it
+from the catalog and prepare it off their model thread on its first request. Nothing is fetched on the decode
+thread unless a request for an evicted adapter arrives while another fetch of it is under way.
 """
 
 from __future__ import annotations
@@ -26,14 +32,16 @@ from ray import serve
 
 from phi3ray.config import MethodConfig, ServeConfig, context_limit, system_prompt_of
 from phi3ray.console import quiet_third_party
-from phi3ray.errors import HardwareError, PromptError, RequestError
-from phi3ray.models.adapters import AdapterSet
+from phi3ray.errors import HardwareError, Phi3RayError, PromptError, RequestError, UnknownAdapterError
+from phi3ray.models.adapters import AdapterSet, adapter_info, read_card
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
 from phi3ray.rag.prompt import build_prompt
 from phi3ray.rag.retriever import RetrievedChunk
+from phi3ray.serve.catalog import CatalogView, RuntimeAdapter
 from phi3ray.serve.engine import Engine, EngineSettings, Event, Request, request_error, size_kv_cache
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources
+from phi3ray.storage import content_key
 from phi3ray.tracking import resolve_serve_adapters
 
 logger = logging.getLogger(__name__)
@@ -118,7 +126,7 @@ def torch_cuda_available() -> bool:
 class Generator:
     """The base loaded once (bf16 on GPU, float32 on CPU, or 4-bit) plus the configured adapters."""
 
-    def __init__(self, cfg: ServeConfig):
+    def __init__(self, cfg: ServeConfig, catalog=None):
         quiet_third_party()  # this replica's process is an entry point too
         self.cfg = cfg
         gpus = cfg.deployments.generator.num_gpus
@@ -128,7 +136,14 @@ class Generator:
         method = MethodConfig(name="qlora", load_in_4bit=True) if cfg.quantize == "4bit" else None
         # adapters named models:/<name>@<alias> -> the version's folder (refused if trained on another base)
         folders, self.registry = resolve_serve_adapters(cfg)
-        self.adapters = AdapterSet.load(cfg.model, folders, cfg.max_adapters_per_replica, method)
+        self.adapters = AdapterSet.load(cfg.model, folders, cfg.max_adapters_per_replica, method,
+                                        max_rank=cfg.max_lora_rank)
+        self.cards = {name: adapter_info(cfg.adapters[name], read_card(self.adapters.folder(name)))
+                      for name in folders}  # what /v1/models shows of each configured adapter
+        self.catalog = catalog  # the application's AdapterCatalog handle (None: no adapters loaded at run time)
+        self.runtime: dict[str, RuntimeAdapter] = {}  # what this replica applied of the catalog
+        self._catalog_version = 0
+        self._catalog_checked = 0.0
         self.tokenizer = self.adapters.tokenizer
         self.vocab_size = len(self.tokenizer)
         self.calls: deque[tuple[int, int]] = deque(maxlen=10_000)  # static: (rows, distinct models) per generate
@@ -216,8 +231,56 @@ class Generator:
                 yield event
 
     async def models(self) -> dict[str, dict]:
-        """Registry adapters: name -> registered model, version, alias, base and revision (for /v1/models)."""
-        return self.registry
+        """name -> what /v1/models shows of each adapter: its card's base, revision and training-data hash, and
+        for registry adapters the registered model, version and alias."""
+        await self.sync_catalog(force=True)
+        shown = {name: dict(info) for name, info in self.cards.items()}
+        for name, adapter in self.runtime.items():
+            shown[name] = {**adapter.info, "root": adapter.uri}
+        for name, info in self.registry.items():
+            shown.setdefault(name, {}).update({k: v for k, v in info.items() if v is not None})
+        return shown
+
+    # ---- adapters at run time (phi3ray.serve.catalog) ----
+
+    async def add_adapter(self, name: str, uri: str) -> RuntimeAdapter:
+        """Load adapter `name` from `uri` on this replica (fetched and checked off the model's thread, installed
+        between two steps) and return what the catalog records; a 400 when it cannot be fetched or does not fit."""
+        try:
+            content = await asyncio.to_thread(content_key, uri)
+            prepared = await asyncio.to_thread(self.adapters.prepare, name, uri)
+            await asyncio.wrap_future(self._on_model_thread(lambda: self.adapters.add(prepared)))
+        except Phi3RayError as err:  # cannot be fetched, is no LoRA adapter, or does not fit this base
+            raise RequestError(400, str(err), param="lora_path", code="invalid_adapter") from err
+        except (OSError, ValueError) as err:  # pyarrow: an unknown scheme, a missing bucket or folder
+            raise RequestError(400, f"cannot read {uri}: {err}", param="lora_path", code="invalid_adapter") from err
+        adapter = RuntimeAdapter(uri, content, {**prepared.info(), "root": uri})
+        self.runtime[name] = adapter
+        return adapter
+
+    async def sync_catalog(self, force: bool = False) -> None:
+        """Apply what the catalog says (at most once a second unless forced): adapters loaded, reloaded (another
+        content at the URI) or unloaded at run time. The change itself runs on the model's thread."""
+        if self.catalog is None or (not force and time.monotonic() - self._catalog_checked < 1.0):
+            return
+        self._catalog_checked = time.monotonic()
+        view: CatalogView = await self.catalog.view.remote()
+        if view.version == self._catalog_version:
+            return
+        await asyncio.wrap_future(self._on_model_thread(lambda: self._apply(view)))
+
+    def _apply(self, view: CatalogView) -> None:
+        for name, adapter in view.adapters.items():
+            mine = self.runtime.get(name)
+            if mine is None or (mine.uri, mine.content) != (adapter.uri, adapter.content):
+                self.adapters.replace(name, adapter.uri)  # loads on its next use, prepared off this thread
+                self.runtime[name] = adapter
+        busy = self.engine.adapters_in_use() if self.engine is not None else set()
+        for name in [n for n in self.runtime if n not in view.adapters]:
+            del self.runtime[name]
+            self.adapters.forget(name, unload=name not in busy)  # rows in flight finish with it
+        self.adapters.drop_forgotten(busy)
+        self._catalog_version = view.version
 
     async def stats(self) -> dict:
         """Batching and adapter counters of this replica (for tests and benches)."""
@@ -237,7 +300,21 @@ class Generator:
             "finish_reasons": dict(engine.finish_reasons if engine else self.finish_reasons),
         }
 
+    async def _ready(self, adapter: str) -> None:
+        """The request's adapter known here and prepared off the model's thread (fetched, checked, read)."""
+        if adapter == BASE_ADAPTER:
+            return
+        await self.sync_catalog(force=adapter not in self.adapters.configured)
+        if adapter not in self.adapters.configured:
+            raise request_error(UnknownAdapterError(adapter, self.adapters.names))
+        if not self.adapters.prepared(adapter):
+            try:
+                await asyncio.to_thread(self.adapters.prepare, adapter)
+            except Exception as err:
+                raise request_error(err) from err
+
     async def _events(self, row: Request) -> AsyncIterator[Event]:
+        await self._ready(row.adapter)
         if self.engine is not None:
             async for event in self._engine_events(row):
                 yield event
@@ -289,6 +366,10 @@ class Generator:
     async def _report_load(self) -> None:
         while True:
             self.metrics.load(self.engine.load(), self.adapters)
+            try:
+                await self.sync_catalog()  # unloads reach an idle replica too
+            except Exception as err:  # the catalog restarting: try again next second
+                logger.warning("adapter catalog: %s", err)
             await asyncio.sleep(1.0)
 
     def _prepare(

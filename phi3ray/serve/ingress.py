@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException
 
 from phi3ray.config import ServeConfig
 from phi3ray.errors import RequestError
-from phi3ray.names import BASE_ADAPTER
+from phi3ray.names import BASE_ADAPTER, adapter_name_problem
+from phi3ray.serve.catalog import CatalogView
 from phi3ray.serve.openai_schema import (
     AssistantMessage,
     ChatCompletion,
@@ -34,9 +35,11 @@ from phi3ray.serve.openai_schema import (
     Choice,
     ChunkChoice,
     Delta,
+    LoadLoraAdapter,
     ModelCard,
     ModelList,
     RagOptions,
+    UnloadLoraAdapter,
     Usage,
     describe_validation,
     error_body,
@@ -99,7 +102,7 @@ async def _no_stack_traces(request: Request, call_next):
         return JSONResponse(error_body(message, "server_error"), status_code=500)
 
 
-async def _parse(request: Request) -> ChatRequest:
+async def _parse(request: Request, schema=ChatRequest):
     body = await request.body()
     try:
         data = json.loads(body)
@@ -108,7 +111,7 @@ async def _parse(request: Request) -> ChatRequest:
     if not isinstance(data, dict):
         raise RequestError(400, "The request body must be a JSON object.")
     try:
-        return ChatRequest.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as err:
         message, param = describe_validation(err)
         raise RequestError(400, message, param=param) from None
@@ -138,10 +141,14 @@ def _timeout(seconds: float) -> RequestError:
 @serve.deployment
 @serve.ingress(api)
 class Ingress:
-    def __init__(self, retriever: DeploymentHandle, generator: DeploymentHandle, cfg: ServeConfig):
+    def __init__(self, retriever: DeploymentHandle, generator: DeploymentHandle, cfg: ServeConfig,
+                 catalog: DeploymentHandle | None = None):
         self.retriever = retriever
         self.generator = generator
         self.cfg = cfg
+        self.catalog = catalog  # adapters loaded at run time (phi3ray.serve.catalog); None: config only
+        self.runtime = CatalogView(0, {})
+        self._runtime_checked = 0.0
         self.created = int(time.time())
 
     @api.get("/health")
@@ -151,27 +158,64 @@ class Ingress:
             ready = await asyncio.wait_for(self.retriever.ready.remote(), timeout=5)
         except Exception:  # a slow or failed check reads as unavailable, it is not an error of /health
             ready = False
+        await self._refresh_runtime()
         return {"status": "ok", "models": self._model_ids(), "retriever": "ok" if ready else "unavailable"}
 
     @api.get("/v1/models")
     async def models(self, request: Request) -> JSONResponse:
         self._authorize(request)
-        registry = await self.generator.models.remote()
-        cards = [self._card(m, registry.get(m)) for m in self._model_ids()]
+        await self._refresh_runtime(force=True)
+        shown = await self.generator.models.remote()
+        cards = [self._card(m, shown.get(m)) for m in self._model_ids()]
         return JSONResponse(ModelList(data=cards).model_dump(exclude_none=True))
 
     @api.get("/v1/models/{model_id}")
     async def model(self, model_id: str, request: Request) -> JSONResponse:
         self._authorize(request)
-        self._adapter(model_id)
-        registry = await self.generator.models.remote()
-        return JSONResponse(self._card(model_id, registry.get(model_id)).model_dump(exclude_none=True))
+        await self._adapter(model_id)
+        shown = await self.generator.models.remote()
+        return JSONResponse(self._card(model_id, shown.get(model_id)).model_dump(exclude_none=True))
+
+    @api.post("/v1/load_lora_adapter")
+    async def load_lora_adapter(self, request: Request) -> JSONResponse:
+        """Serve another adapter (or a retrained one again) without a restart: admin key only. One Generator
+        replica fetches it, checks that it fits and installs it; the catalog tells the others."""
+        self._authorize_admin(request)
+        body = await _parse(request, LoadLoraAdapter)
+        name = body.lora_name
+        if (why := adapter_name_problem(name, (self.cfg.base_name, self.cfg.model.name))) is not None:
+            raise RequestError(400, f"lora_name {name!r}: {why}", param="lora_name")
+        if name in self.cfg.adapters:
+            raise RequestError(400, f"adapter {name!r} is configured in serve.yaml (adapters.{name}); change it "
+                               "there, or load this one under another name", param="lora_name")
+        adapter = await self.generator.add_adapter.remote(name, body.lora_path)
+        self.runtime = await self.catalog.put.remote(name, adapter)
+        logger.info("adapter %s loaded at run time from %s", name, body.lora_path)
+        return JSONResponse({"object": "lora_adapter", "lora_name": name, "lora_path": body.lora_path,
+                             "base_model": adapter.info.get("base_model"), "loaded": True})
+
+    @api.post("/v1/unload_lora_adapter")
+    async def unload_lora_adapter(self, request: Request) -> JSONResponse:
+        """Stop serving an adapter loaded at run time: new requests for it get a 404; rows in flight finish."""
+        self._authorize_admin(request)
+        body = await _parse(request, UnloadLoraAdapter)
+        name = body.lora_name
+        if name in self.cfg.adapters:
+            raise RequestError(400, f"adapter {name!r} is configured in serve.yaml; remove it there",
+                               param="lora_name")
+        await self._refresh_runtime(force=True)
+        if name not in self.runtime.adapters:
+            raise RequestError(404, f"no adapter {name!r} was loaded at run time", param="lora_name",
+                               code="model_not_found")
+        self.runtime = await self.catalog.remove.remote(name)
+        logger.info("adapter %s unloaded at run time", name)
+        return JSONResponse({"object": "lora_adapter", "lora_name": name, "loaded": False})
 
     @api.post("/v1/chat/completions")
     async def chat(self, request: Request):
         self._authorize(request)
         chat = await _parse(request)
-        adapter = self._adapter(chat.model)
+        adapter = await self._adapter(chat.model)
         asked = chat.requested_max_tokens
         if asked is not None and asked > self.cfg.max_tokens_cap:
             raise RequestError(
@@ -284,11 +328,31 @@ class Ingress:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
             raise RequestError(401, "Incorrect API key provided.", code="invalid_api_key")
 
-    def _adapter(self, model: str) -> str:
+    def _authorize_admin(self, request: Request) -> None:
+        key = self.cfg.admin_key
+        if not key or self.catalog is None:
+            raise RequestError(403, "Loading adapters at run time is off on this server: set admin_key "
+                               "(PHI3RAY_ADMIN_KEY) to turn it on.", "permission_error", code="admin_disabled")
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
+            raise RequestError(401, "This endpoint needs the admin key as 'Authorization: Bearer <admin key>'.",
+                               code="invalid_api_key")
+
+    async def _refresh_runtime(self, force: bool = False) -> None:
+        """The catalog's adapters, read at most once a second unless forced."""
+        if self.catalog is None or (not force and time.monotonic() - self._runtime_checked < 1.0):
+            return
+        self._runtime_checked = time.monotonic()
+        self.runtime = await self.catalog.view.remote()
+
+    async def _adapter(self, model: str) -> str:
         """The peft adapter name for a request's `model` (BASE_ADAPTER for the base); 404 if unknown."""
         if model in (self.cfg.base_name, self.cfg.model.name):
             return BASE_ADAPTER
         if model in self.cfg.adapters:
+            return model
+        await self._refresh_runtime(force=model not in self.runtime.adapters)
+        if model in self.runtime.adapters:
             return model
         raise RequestError(
             404,
@@ -298,10 +362,15 @@ class Ingress:
         )
 
     def _model_ids(self) -> list[str]:
-        return [self.cfg.base_name, *self.cfg.adapters]
+        return [self.cfg.base_name, *self.cfg.adapters, *(n for n in self.runtime.adapters if n not in self.cfg.adapters)]
 
-    def _card(self, model_id: str, registry: dict | None = None) -> ModelCard:
-        base = model_id in (self.cfg.base_name, self.cfg.model.name)
-        root = self.cfg.model.name_or_path if base else self.cfg.adapters[model_id]
-        return ModelCard(id=model_id, created=self.created, root=root, parent=None if base else self.cfg.base_name,
-                         **(registry or {}))
+    def _card(self, model_id: str, shown: dict | None = None) -> ModelCard:
+        """The base, or an adapter with what the Generator knows of it (its card's base, revision, data hash)."""
+        if model_id in (self.cfg.base_name, self.cfg.model.name):
+            return ModelCard(id=model_id, created=self.created, root=self.cfg.model.name_or_path,
+                             base_model=self.cfg.model.name, base_revision=self.cfg.model.revision)
+        shown = dict(shown or {})
+        runtime = model_id in self.runtime.adapters
+        root = shown.pop("root", None) or (self.cfg.adapters.get(model_id) or self.runtime.adapters[model_id].uri)
+        return ModelCard(id=model_id, created=self.created, root=root, parent=self.cfg.base_name,
+                         loaded_at_runtime=runtime or None, **shown)

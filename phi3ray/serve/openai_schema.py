@@ -221,6 +221,22 @@ class ModelCard(BaseModel):
     alias: str | None = None
     base_model: str | None = None
     base_revision: str | None = None
+    data_sha256: str | None = None  # adapters: a hash of the training data's files, from the adapter's card
+    loaded_at_runtime: bool | None = None  # adapters: true when loaded through /v1/load_lora_adapter
+
+
+class LoadLoraAdapter(BaseModel):
+    """POST /v1/load_lora_adapter (vLLM's shape): serve the peft adapter at lora_path (a folder, s3://, gs://)
+    as model lora_name; loading a name again reloads it (a retrained adapter written over the same path)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lora_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")
+    lora_path: str = Field(min_length=1)
+
+
+class UnloadLoraAdapter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lora_name: str = Field(min_length=1)
 
 
 class ModelList(BaseModel):

@@ -1,10 +1,11 @@
 """AdapterSet: base + named adapters on one PeftModel, at most max_loaded resident, the rest loaded on demand."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from phi3ray.errors import ModelLoadError, UnknownAdapterError
+from phi3ray.errors import AdapterRefusedError, ModelLoadError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet, fetch_adapter
 from phi3ray.models.generation import Sampling, generate_chat
 from phi3ray.names import BASE_ADAPTER
@@ -61,8 +62,65 @@ def test_unknown_names_and_bad_folders_are_clear_errors(tiny_model_cfg, folders,
         json.dumps({"peft_type": "LORA", "r": 4, "target_modules": ["nope_proj"]})
     )
     adapters.configured["broken"] = str(broken)
-    with pytest.raises(ModelLoadError, match="does not fit this base model"):
+    with pytest.raises(AdapterRefusedError, match="targets nope_proj, which this base does not have"):
         adapters.ensure("broken")
+
+
+def _copy(folder: str, dest) -> str:
+    import shutil
+
+    shutil.copytree(folder, dest)
+    return str(dest)
+
+
+def test_adapters_that_do_not_fit_this_base_are_refused_naming_why(tiny_model_cfg, folders, tmp_path):
+    """Another base (by its card, or by its shapes), another revision, a rank above max_lora_rank."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    adapters = AdapterSet.load(tiny_model_cfg, folders, max_loaded=2)
+    adapters.max_rank = 4
+    with pytest.raises(AdapterRefusedError, match="rank 8 is above this server's max_lora_rank 4"):
+        adapters.prepare("a")
+    adapters.max_rank = 0
+
+    other_base = _copy(folders["a"], tmp_path / "other-base")
+    card = {"base_model": {"name": "phi3-mini-128k", "name_or_path": "microsoft/Phi-3-mini-128k-instruct",
+                           "revision": "abc"}}
+    (Path(other_base) / "adapter_card.json").write_text(json.dumps(card))
+    with pytest.raises(AdapterRefusedError, match=f"trained on phi3-mini-128k; this server serves {tiny_model_cfg.name}"):
+        adapters.prepare("x", other_base)
+    card["base_model"]["name"] = tiny_model_cfg.name
+    (Path(other_base) / "adapter_card.json").write_text(json.dumps(card))
+    adapters.base_revision = "def"
+    with pytest.raises(AdapterRefusedError, match="trained on base revision abc; this server serves revision def"):
+        adapters.prepare("x", other_base)
+
+    wrong_shapes = _copy(folders["a"], tmp_path / "wrong-shapes")  # same names, a wider model's shapes
+    weights = load_file(f"{wrong_shapes}/adapter_model.safetensors")
+    save_file({k: torch.zeros(v.shape[0], v.shape[1] * 2) if "lora_A" in k else v for k, v in weights.items()},
+              f"{wrong_shapes}/adapter_model.safetensors")
+    adapters.configured["wide"] = wrong_shapes
+    with pytest.raises(AdapterRefusedError, match="its weights do not fit this base"):
+        adapters.ensure("wide")
+    assert "wide" not in adapters.loaded and answer(adapters, "b")  # the set still serves
+
+
+def test_a_prepared_adapter_installs_from_memory_on_the_models_thread(tiny_model_cfg, folders, tmp_path):
+    """prepare (fetch, check, read) runs off the serving loop; ensure then only installs: no file is read."""
+    import shutil
+
+    roomy = AdapterSet.load(tiny_model_cfg, folders, max_loaded=3)
+    expected = answer(roomy, "c")
+    adapters = AdapterSet.load(tiny_model_cfg, {"a": folders["a"]}, max_loaded=2)
+    moved = _copy(folders["c"], tmp_path / "c")
+    adapters.configured["c"] = moved
+    adapters.prepare("c")
+    shutil.rmtree(moved)  # gone from disk: only the prepared copy in memory can serve it now
+    assert answer(adapters, "c") == expected
+    adapters.forget("c")
+    with pytest.raises(UnknownAdapterError):
+        adapters.ensure("c")
 
 
 def test_a_4bit_base_serves_mixed_adapter_batches(tiny_model_cfg, folders):

@@ -22,6 +22,7 @@ from tests.support.random_adapters import make_random_adapters
 from tests.support.weaviate_process import retriever_overrides
 
 API_KEY = "test-key-5"
+ADMIN_KEY = "test-admin-key-7"
 ADAPTERS = ("pumps", "safety")
 COLLECTION = "TestServe"
 DOCS = ["data/pumps/docs/vx-220-*.md", "data/pumps/docs/safety-lockout-tagout.md"]  # 6 manuals keep ingestion short
@@ -114,6 +115,7 @@ def serve_app(serve_http, ingested, weaviate_server, adapter_dirs) -> RunningApp
         *weaviate_server.overrides(COLLECTION),
         *(f"+adapters.{name}={path}" for name, path in adapter_dirs.items()),
         f"api_key={API_KEY}",
+        f"admin_key={ADMIN_KEY}",
         "generation.max_new_tokens=48",
         "generation.context_token_budget=300",
         "max_batch_size=8",
