@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -54,21 +53,11 @@ def model_steps(model, rows: int, steps: int, device: str, route=None) -> float:
 
 
 def engine_ms(engine, pairs, sampling) -> float:
-    from phi3ray.serve.engine import Request
-
-    done, ended = threading.Event(), []
-
-    def post(event):
-        if not isinstance(event, str):
-            ended.append(event)
-            if len(ended) == len(pairs):
-                done.set()
+    from phi3ray.serve.engine import Request, run_requests
 
     steps = engine.decode_steps
     start = time.perf_counter()
-    for prompt, name in pairs:
-        engine.submit(Request(prompt, sampling, name, time.time() + 600, post, stream=False))
-    done.wait()
+    run_requests(engine, [Request(prompt, sampling, name, time.time() + 600, stream=False) for prompt, name in pairs])
     return 1000 * (time.perf_counter() - start) / max(1, engine.decode_steps - steps)
 
 

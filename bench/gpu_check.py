@@ -280,29 +280,17 @@ def engine_setup(dry_run: bool, tmp: Path):
 
 def engine_section(dry_run: bool, tmp: Path) -> list[tuple[str, str]]:
     """The continuous engine with 4 LoRA adapters over the base: rows at once vs one at a time."""
-    import threading
-
     from phi3ray.models import row_lora
-    from phi3ray.serve.engine import Engine, EngineSettings, Request, kv_bytes_per_token
+    from phi3ray.serve.engine import Engine, EngineSettings, Request, kv_bytes_per_token, run_requests
 
     adapters, names, prompts, sampling, device = engine_setup(dry_run, tmp)
 
     def run(engine, pairs) -> tuple[float, int]:
-        done, ended = threading.Event(), []
-
-        def post(event):
-            if not isinstance(event, str):
-                ended.append(event)
-                if len(ended) == len(pairs):
-                    done.set()
-
         sync(device)
         start = time.perf_counter()
-        for prompt, name in pairs:
-            engine.submit(Request(prompt, sampling, name, time.time() + 600, post, stream=False))
-        done.wait()
+        ends = run_requests(engine, [Request(p, sampling, n, time.time() + 600, stream=False) for p, n in pairs])
         sync(device)
-        return time.perf_counter() - start, sum(getattr(e, "completion_tokens", 0) for e in ended)
+        return time.perf_counter() - start, sum(getattr(e, "completion_tokens", 0) for e in ends)
 
     def measure(rows: int, alone: bool) -> tuple[float, float]:
         """tokens/s of `rows` requests over the 4 adapters, together (best of 2) or one after another."""

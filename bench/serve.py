@@ -158,26 +158,14 @@ def multiplexing_check(model_cfg, adapters: dict[str, str], rows: int, max_token
 
 def engine_alone(adapter_set, prompts: list[list[int]], names: list[str], sampling) -> None:
     """The continuous engine in this process, without HTTP or Serve: all rows at once vs one row at a time."""
-    import threading
-
-    from phi3ray.serve.engine import Engine, EngineSettings, Request
+    from phi3ray.serve.engine import Engine, EngineSettings, Request, run_requests
 
     engine = Engine(adapter_set, EngineSettings(10**7, max_running=len(prompts), max_waiting=len(prompts),
                                                 prefill_chunk_tokens=512))
 
     def run(pairs: list[tuple[list[int], str]]) -> float:
-        done, ended = threading.Event(), []
-
-        def post(event):
-            if not isinstance(event, str):
-                ended.append(event)
-                if len(ended) == len(pairs):
-                    done.set()
-
         start = time.perf_counter()
-        for prompt, name in pairs:
-            engine.submit(Request(prompt, sampling, name, time.time() + 600, post, stream=False))
-        done.wait()
+        run_requests(engine, [Request(prompt, sampling, name, time.time() + 600, stream=False) for prompt, name in pairs])
         return time.perf_counter() - start
 
     try:

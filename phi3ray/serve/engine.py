@@ -524,6 +524,31 @@ class Engine:
             request.post(error)
 
 
+def run_requests(engine: Engine, requests: list[Request], timeout_s: float = 600.0) -> list[Completion | RequestError]:
+    """Submit requests and block until every one has ended: each one's last event (its Completion, or its error), in
+    order. For benches and scripts that drive an engine without Serve; it sets each request's `post`."""
+    done, ends = threading.Event(), [None] * len(requests)
+    left = [len(requests)]
+    lock = threading.Lock()
+
+    def poster(i: int):
+        def post(event) -> None:
+            if isinstance(event, (Completion, RequestError)):
+                ends[i] = event
+                with lock:
+                    left[0] -= 1
+                    if left[0] == 0:
+                        done.set()
+        return post
+
+    for i, request in enumerate(requests):
+        request.post = poster(i)
+        engine.submit(request)
+    if requests and not done.wait(timeout_s):
+        raise TimeoutError(f"{left[0]} of {len(requests)} requests still running after {timeout_s:g} s")
+    return ends
+
+
 def request_error(err: Exception) -> RequestError:
     """What a request is told when its generation failed: its own RequestError, a 404 for an unknown adapter, a 500."""
     if isinstance(err, RequestError):
