@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 access_log = logging.getLogger("ray.serve")  # Serve's replica logger: one line per request in the replica's log file
 
 
-
 class ServeMetrics:
     """The Generator's Prometheus metrics (Ray Serve exports them with the deployment and replica as tags):
     queue length, running rows, KV slots reserved, tokens generated (rate() = tokens/s), time to first token,

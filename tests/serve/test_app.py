@@ -102,3 +102,25 @@ def test_bad_serve_settings_fail_at_build_time_naming_the_key(override, key):
 
     with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")):
         load_serve_config(["model=tiny", *override.split(",")])
+
+
+def test_the_generators_metrics_reach_rays_prometheus_endpoint(serve_app):
+    """What a Prometheus server scrapes: the node's metrics export port, with the phi3ray_* series and tags."""
+    import time
+
+    import httpx
+    import ray
+
+    assert ask(serve_app, "pumps").choices[0].message.content is not None
+    port = ray._private.worker.global_worker.node.metrics_export_port
+    deadline, text = time.time() + 60, ""
+    while time.time() < deadline:  # Ray flushes its metrics every few seconds
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        if 'phi3ray_generated_tokens' in text and 'adapter="pumps"' in text:
+            break
+        time.sleep(2)
+    series = [line for line in text.splitlines() if line.startswith("ray_phi3ray_") or line.startswith("phi3ray_")]
+    names = {line.split("{")[0].split(" ")[0] for line in series}
+    assert any(n.endswith("phi3ray_generated_tokens_total") or n.endswith("phi3ray_generated_tokens") for n in names), \
+        sorted(names)[:20]
+    assert any("phi3ray_time_to_first_token_s" in n for n in names) and any("phi3ray_running_rows" in n for n in names)

@@ -141,3 +141,28 @@ def test_the_load_request_is_checked_before_anything_is_fetched():
         LoadLoraAdapter(lora_name="x", lora_path="/a", extra=1)
     with pytest.raises(ValidationError):
         LoadLoraAdapter(lora_name="", lora_path="/a")
+
+
+def test_a_replica_that_did_not_take_the_load_learns_the_adapter_from_the_catalog(serve_app, adapter_dirs, tmp_path):
+    """What every other Generator replica does: an adapter it never saw, written to the catalog by another
+    replica's load, is fetched and prepared off its decode loop on its first request; its unload reaches it too."""
+    import time
+
+    from ray import serve
+
+    from phi3ray.serve.catalog import RuntimeAdapter
+    from phi3ray.storage import content_key
+
+    expected = answer(serve_app, "safety")
+    folder = tmp_path / "elsewhere"
+    shutil.copytree(adapter_dirs["safety"], folder)
+    catalog = serve.get_deployment_handle("AdapterCatalog", app_name=serve_app.name)
+    catalog.put.remote("learned", RuntimeAdapter(str(folder), content_key(str(folder)), {})).result()
+    assert answer(serve_app, "learned") == expected
+    stats = serve_app.generator().stats.remote().result()
+    assert "learned" in stats["loaded_adapters"]
+    catalog.remove.remote("learned").result()
+    deadline = time.time() + 10  # replicas read the catalog at most once a second
+    while greedy(serve_app, "learned").status_code == 200 and time.time() < deadline:
+        time.sleep(0.5)
+    assert greedy(serve_app, "learned").status_code == 404
