@@ -20,4 +20,6 @@ def adapter_name_problem(name: str, taken: Iterable[str] = ()) -> str | None:
         return f"an adapter cannot take a name of the base ({', '.join(sorted({BASE_ADAPTER, BASE_VARIANT, *taken}))})"
     if "+" in name:
         return f"an adapter's name must not contain '+' (the evaluation names its RAG variant <name>{RAG_SUFFIX})"
+    if "." in name or not name:
+        return "an adapter's name must be non-empty and without '.' (peft keys its layers by it)"
     return None

@@ -10,12 +10,16 @@ filesystems, as Ray Train's own storage does, so whatever Ray Train can write to
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import time
 from pathlib import Path
 
 CACHE_ENV = "PHI3RAY_CACHE"  # the cache folder; conf/ refers to it as ${phi3ray_cache:<sub-folder>}
 DEFAULT_CACHE = "~/.cache/phi3ray"
+
+logger = logging.getLogger(__name__)
 
 
 def is_uri(path: str) -> bool:
@@ -103,20 +107,22 @@ def content_key(uri: str) -> str:
 
     import pyarrow.fs as pafs
 
-    fs, path = filesystem(uri)
+    fs, path = filesystem(expand_path(uri))
     infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
     listing = sorted((i.path[len(path):].lstrip("/"), i.size, i.mtime_ns) for i in infos if i.type == pafs.FileType.File)
     return hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
 
 
-def fetch_dir(uri: str, marker: str) -> str:
+def fetch_dir(uri: str, marker: str, content: str | None = None) -> str:
     """A local folder with the content of uri: the folder itself when local, else a copy in the cache.
 
     The copy lands in $PHI3RAY_CACHE/remote/<scheme>/<bucket>/<path>/<content_key>: keyed by what the folder
-    holds, so a folder rewritten at the same URI is fetched again and an unchanged one is not (older copies of
-    the same URI are removed). It is made in a temporary folder and moved into place only when it holds `marker`
-    (a file every complete copy has), so an interrupted or wrong download is never cached. Raises
-    FileNotFoundError without the marker, OSError when uri cannot be read.
+    holds (`content`, when the caller listed it already), so a folder rewritten at the same URI is fetched again
+    and an unchanged one is not; copies of the same URI older than ten minutes are removed (a younger one may
+    still be read by another replica on this node). A copy is made in a temporary folder and moved into place only
+    when it holds `marker` (a file every complete copy has) and the folder did not change meanwhile, so an
+    interrupted, wrong or mixed download is never cached. Raises FileNotFoundError without the marker, OSError
+    when uri cannot be read.
     """
     import shutil
     import tempfile
@@ -129,7 +135,16 @@ def fetch_dir(uri: str, marker: str) -> str:
             raise FileNotFoundError(f"no {marker} in {uri}")
         return str(local)
     home = Path(cache_dir("remote", uri.replace("://", "/").strip("/")))
-    local = home / content_key(uri)
+    if content is None:
+        try:
+            content = content_key(uri)
+        except OSError:  # the store is unreachable: the newest complete copy serves, if there is one
+            copies = sorted((d for d in home.glob("*") if (d / marker).is_file()), key=lambda d: d.stat().st_mtime)
+            if not copies:
+                raise
+            logger.warning("cannot list %s; using the copy fetched at %s", uri, time.ctime(copies[-1].stat().st_mtime))
+            return str(copies[-1])
+    local = home / content
     if (local / marker).is_file():
         return str(local)
     home.mkdir(parents=True, exist_ok=True)
@@ -139,6 +154,8 @@ def fetch_dir(uri: str, marker: str) -> str:
         pafs.copy_files(source_path, str(tmp), source_filesystem=source_fs, destination_filesystem=pafs.LocalFileSystem())
         if not (tmp / marker).is_file():
             raise FileNotFoundError(f"no {marker} in {uri}")
+        if content_key(uri) != local.name:
+            raise OSError(f"{uri} changed while it was being copied; try again once it is written")
         try:
             os.replace(tmp, local)
         except OSError:  # another process (a second replica on this node) put the same content there first
@@ -147,7 +164,7 @@ def fetch_dir(uri: str, marker: str) -> str:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for old in home.iterdir():  # earlier contents of this URI (loaded adapters live in memory, not in these files)
-        if old != local and not old.name.startswith("."):
+        if old != local and not old.name.startswith(".") and time.time() - old.stat().st_mtime > 600:
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     return str(local)
 

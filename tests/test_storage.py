@@ -32,6 +32,7 @@ def test_a_folder_rewritten_at_the_same_uri_is_fetched_again_and_an_unchanged_on
     """A retrained adapter written over the same s3:// URI must be served with its new weights, not the cached
     copy of the old ones (the cache is keyed by the folder's listing: paths, sizes, modification times)."""
     import os
+    import time
 
     from phi3ray.storage import fetch_dir
 
@@ -47,8 +48,9 @@ def test_a_folder_rewritten_at_the_same_uri_is_fetched_again_and_an_unchanged_on
     assert fetch_dir(uri, "adapter_config.json") == first  # unchanged: the same copy
 
     (source / "weights.bin").write_bytes(b"new weights!")  # retrained: same URI, other content
+    os.utime(first, (time.time() - 700, time.time() - 700))  # fetched 11 minutes ago
     second = fetch_dir(uri, "adapter_config.json")
     assert second != first and open(os.path.join(second, "weights.bin"), "rb").read() == b"new weights!"
-    assert not os.path.exists(first)  # the stale copy is gone
+    assert not os.path.exists(first)  # the stale copy is gone (a younger one might still be read by a replica)
     with pytest.raises(FileNotFoundError):
         fetch_dir(f"file://{tmp_path / 'bucket'}", "adapter_config.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -17,19 +18,28 @@ from phi3ray.config import MethodConfig, ModelConfig
 from phi3ray.errors import AdapterRefusedError, ConfigValueError, ModelLoadError, UnknownAdapterError
 from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.names import BASE_ADAPTER
-from phi3ray.storage import fetch_dir
+from phi3ray.storage import content_key, fetch_dir
 
 logger = logging.getLogger(__name__)
 
 
-def fetch_adapter(uri: str) -> str:
-    """A local folder for an adapter given as a folder or an object-storage URI (s3://, gs://, ...)."""
+def fetch_adapter(uri: str, content: str | None = None) -> str:
+    """A local folder for an adapter given as a folder or an object-storage URI (s3://, gs://, ...); `content`: its
+    content key when already read (fetch_content_key)."""
     try:
-        return fetch_dir(uri, "adapter_config.json")
+        return fetch_dir(uri, "adapter_config.json", content)
     except FileNotFoundError as err:
         raise ModelLoadError(uri, "not a peft adapter folder (no adapter_config.json)") from err
     except Exception as err:  # pyarrow: OSError, ArrowInvalid (unknown scheme), ArrowNotImplementedError (no gs://)
-        raise ModelLoadError(uri, f"cannot download adapter: {err}") from err
+        raise ModelLoadError(uri, f"cannot download adapter: {str(err).splitlines()[0]}") from err
+
+
+def fetch_content_key(uri: str) -> str:
+    """phi3ray.storage.content_key of an adapter's folder, as a ModelLoadError when it cannot be listed."""
+    try:
+        return content_key(uri)
+    except Exception as err:  # as fetch_adapter
+        raise ModelLoadError(uri, f"cannot list adapter: {str(err).splitlines()[0]}") from err
 
 
 CARD = "adapter_card.json"  # written next to the adapter by training (phi3ray.train.adapter_card)
@@ -75,6 +85,7 @@ class PreparedAdapter:
     config: LoraConfig
     weights: dict[str, torch.Tensor] = dataclasses.field(repr=False)
     card: dict | None = None
+    content: str = ""  # phi3ray.storage.content_key of uri when it was fetched
 
     def info(self) -> dict:
         """What /v1/models shows of it: where from, its base, revision and training data (from its card)."""
@@ -105,7 +116,9 @@ class AdapterSet:
     time); adapters beyond max_loaded are loaded on demand. Loading has two halves: `prepare` (fetch, check that it
     fits this base, read the weights into host memory) touches no model and may run on any thread, so a serving
     loop does it before the request reaches the model; `ensure` installs a prepared adapter (or prepares it there
-    when nothing did) and must run where the model runs: one caller at a time.
+    when nothing did) and must run where the model runs: one caller at a time. A lock guards the bookkeeping both
+    sides touch, and a per-name generation (bumped by add/replace/forget) keeps a prepare that finished after the
+    name changed from being installed.
     """
 
     def __init__(self, model: PreTrainedModel, tokenizer, configured: dict[str, str], max_loaded: int,
@@ -124,7 +137,12 @@ class AdapterSet:
         self.loads = 0  # adapters loaded so far (the first ones included)
         self.evictions = 0  # adapters unloaded to make room
         self.load_seconds = 0.0  # time spent installing them on the model's thread
-        self._module_names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
+        self._lock = threading.Lock()
+        self._generation: dict[str, int] = {}  # name -> bumped whenever what the name means changes
+        # every linear layer of the base: (in_features, out_features), to check an adapter's shapes off the model
+        self._linear = {name: (m.in_features, m.out_features) for name, m in model.named_modules()
+                        if isinstance(getattr(m, "in_features", None), int)}
+        self._module_names = {name.rsplit(".", 1)[-1] for name in self._linear}
 
     @classmethod
     def load(
@@ -146,57 +164,77 @@ class AdapterSet:
         tokenizer = load_tokenizer(model_cfg)
         adapter_set = cls(model, tokenizer, adapters, max_loaded, base_name=model_cfg.name,
                           base_revision=None if allow_revision_mismatch else model_cfg.revision, max_rank=max_rank)
+        adapter_set.cards = {name: read_card(folder) for name, folder in folders.items()}
         for name in list(adapters)[:max_loaded]:
             adapter_set.ensure(name)
         return adapter_set
 
     @property
     def names(self) -> list[str]:
-        return list(self.configured)
+        with self._lock:
+            return list(self.configured)
 
     @property
     def loaded(self) -> list[str]:
-        return list(self._loaded)
+        with self._lock:
+            return list(self._loaded)
 
-    def folder(self, name: str) -> str:
-        """The local folder adapter `name` was fetched to (fetching it when needed)."""
-        return self._loaded.get(name) or fetch_adapter(self.configured[name])
+    def shown(self) -> dict[str, dict]:
+        """name -> what /v1/models shows of each adapter (its URI, and its card's base, revision, data hash)."""
+        with self._lock:
+            return {name: adapter_info(uri, self.cards.get(name)) for name, uri in self.configured.items()}
 
     def prepared(self, name: str) -> bool:
-        return name in self._prepared or name in self._loaded
+        with self._lock:
+            return name in self._prepared or name in self._loaded
+
+    def forgotten_resident(self) -> bool:
+        """Whether an adapter no longer served still sits in the model (rows were using it when it was forgotten)."""
+        with self._lock:
+            return any(n not in self.configured for n in self._loaded)
+
+    def _bump(self, name: str) -> None:  # under the lock
+        self._generation[name] = self._generation.get(name, 0) + 1
+        self._prepared.pop(name, None)
 
     def prepare(self, name: str, uri: str | None = None) -> PreparedAdapter:
         """Fetch adapter `name` (from `uri`, else its configured URI), refuse it unless it fits this base, and read
         its weights into host memory. Touches no model: any thread. Raises UnknownAdapterError, ModelLoadError
         (cannot fetch), AdapterRefusedError (does not fit)."""
-        if uri is None:
-            if name not in self.configured:
-                raise UnknownAdapterError(name, self.names)
-            uri = self.configured[name]
-        folder = fetch_adapter(uri)
+        with self._lock:
+            generation = self._generation.get(name, 0)
+            if uri is None:
+                if name not in self.configured:
+                    raise UnknownAdapterError(name, list(self.configured))
+                uri = self.configured[name]
+        content = fetch_content_key(uri)
+        folder = fetch_adapter(uri, content)
         try:
             config = PeftConfig.from_pretrained(folder)
-        except (OSError, ValueError, TypeError) as err:
-            raise ModelLoadError(uri, f"unreadable adapter_config.json: {err}") from err
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise ModelLoadError(uri, f"unreadable adapter_config.json: {str(err).splitlines()[0]}") from err
         card = read_card(folder)
         self._check_fit(name, uri, config, card)
         weights = _read_weights(folder, uri)
-        prepared = PreparedAdapter(name, uri, folder, config, weights, card)
-        if self.configured.get(name) == uri:  # one waiting for install; at most max_loaded are kept
-            self._prepared[name] = prepared
-            while len(self._prepared) > self.max_loaded:
-                self._prepared.pop(next(iter(self._prepared)))
+        self._check_shapes(name, uri, weights)
+        prepared = PreparedAdapter(name, uri, folder, config, weights, card, content)
+        with self._lock:  # kept for install only if the name still means this URI (no add/replace/forget since)
+            if self._generation.get(name, 0) == generation and self.configured.get(name) == uri:
+                self._prepared[name] = prepared
+                self.cards[name] = card
+                while len(self._prepared) > self.max_loaded:
+                    self._prepared.pop(next(iter(self._prepared)))
         return prepared
 
     def _check_fit(self, name: str, uri: str, config, card: dict | None) -> None:
         if not isinstance(config, LoraConfig):
             raise AdapterRefusedError(name, uri, f"a {config.peft_type} adapter; only LoRA adapters are served")
-        if self.max_rank and config.r > self.max_rank:
-            raise AdapterRefusedError(name, uri, f"rank {config.r} is above this server's max_lora_rank "
-                                      f"{self.max_rank}")
+        rank = max([config.r, *(config.rank_pattern or {}).values()])
+        if self.max_rank and rank > self.max_rank:
+            raise AdapterRefusedError(name, uri, f"rank {rank} is above this server's max_lora_rank {self.max_rank}")
         targets = config.target_modules
-        if not isinstance(targets, str):  # a regex is checked by the shapes at install
-            missing = sorted(set(targets or ()) - self._module_names)
+        if not isinstance(targets, str):  # a regex is checked by the shapes
+            missing = sorted({t.rsplit(".", 1)[-1] for t in targets or ()} - self._module_names)
             if missing:
                 raise AdapterRefusedError(name, uri, f"targets {', '.join(missing)}, which this base does not have")
         base = (card or {}).get("base_model") or {}
@@ -205,6 +243,21 @@ class AdapterSet:
         if self.base_revision and base.get("revision") and base["revision"] != self.base_revision:
             raise AdapterRefusedError(name, uri, f"trained on base revision {base['revision']}; this server serves "
                                       f"revision {self.base_revision}")
+
+    def _check_shapes(self, name: str, uri: str, weights: dict[str, torch.Tensor]) -> None:
+        """Each LoRA matrix against the base layer it adapts: A is (r, in_features), B is (out_features, r)."""
+        for key, tensor in weights.items():
+            for part, axis, which in ((".lora_A.", 1, 0), (".lora_B.", 0, 1)):
+                if part not in key:
+                    continue
+                layer = key.split(part)[0].removeprefix("base_model.model.")
+                if layer not in self._linear:
+                    raise AdapterRefusedError(name, uri, f"its weight {key} adapts {layer}, which this base does not "
+                                              "have")
+                want = self._linear[layer][which]
+                if tensor.dim() != 2 or tensor.shape[axis] != want:
+                    raise AdapterRefusedError(name, uri, f"its weights do not fit this base: {key} has shape "
+                                              f"{tuple(tensor.shape)}, {layer} needs {want} on axis {axis}")
 
     def ensure(self, name: str, keep: tuple[str, ...] = ()) -> str:
         """Make adapter `name` resident (installing and evicting as needed); return its peft name. On the model's
@@ -215,29 +268,43 @@ class AdapterSet:
         """
         if name == BASE_ADAPTER:
             return name
-        if name in self._loaded:  # forgotten but still resident: rows in flight finish with it
-            self._loaded.move_to_end(name)
-            return name
-        if name not in self.configured:
-            raise UnknownAdapterError(name, self.names)
-        prepared = self._prepared.pop(name, None)
-        if prepared is None or prepared.uri != self.configured[name]:
+        with self._lock:
+            if name in self._loaded:  # forgotten but still resident: rows in flight finish with it
+                self._loaded.move_to_end(name)
+                return name
+            if name not in self.configured:
+                raise UnknownAdapterError(name, list(self.configured))
+            prepared = self._prepared.pop(name, None)
+        if prepared is None:
             prepared = self.prepare(name)
-            self._prepared.pop(name, None)
+            with self._lock:
+                self._prepared.pop(name, None)
         self.install(prepared)
         self._evict(keep=(*keep, name))  # after loading, so the PeftModel never runs out of adapters
         return name
 
-    def add(self, prepared: PreparedAdapter) -> None:
+    def add(self, prepared: PreparedAdapter, keep: tuple[str, ...] = ()) -> None:
         """Serve a prepared adapter under its name from now on (loaded at run time; replaces one of that name),
-        installed now. Model's thread only."""
-        self.configured[prepared.name] = prepared.uri
-        self._prepared.pop(prepared.name, None)
-        self.install(prepared)
-        self._evict(keep=(prepared.name,))
+        installed now; `keep`: adapters rows are using (not evicted). Model's thread only."""
+        name = prepared.name
+        with self._lock:
+            previous = self.configured.get(name)
+            self.configured[name] = prepared.uri
+            self._bump(name)
+            self.cards[name] = prepared.card
+        try:
+            self.install(prepared)
+        except Exception:
+            with self._lock:  # the name goes back to what it meant (the old adapter loads again on its next use)
+                if previous is None:
+                    self.configured.pop(name, None)
+                else:
+                    self.configured[name] = previous
+            raise
+        self._evict(keep=(*keep, name))
 
     def _evict(self, keep: tuple[str, ...]) -> None:
-        for old in [n for n in self._loaded if n not in keep]:
+        for old in [n for n in self.loaded if n not in keep]:
             if len(self._loaded) <= self.max_loaded:
                 break
             self._unload(old)
@@ -267,14 +334,15 @@ class AdapterSet:
             raise AdapterRefusedError(name, prepared.uri, f"{len(missing)} of its weights match no layer of this "
                                       f"base, e.g. {missing[0]}")
         self.model.eval()
-        self._loaded[name] = prepared.folder
-        self.cards[name] = prepared.card
+        with self._lock:
+            self._loaded[name] = prepared.folder
         self.loads += 1
         self.load_seconds += time.perf_counter() - start
         logger.info("loaded adapter %s from %s", name, prepared.uri)
 
     def _unload(self, name: str) -> None:
-        del self._loaded[name]
+        with self._lock:
+            del self._loaded[name]
         self.model.delete_adapter(name)
 
     def ensure_all(self, names: list[str]) -> list[str]:
@@ -289,25 +357,32 @@ class AdapterSet:
     def replace(self, name: str, uri: str) -> None:
         """Serve adapter `name` from `uri` from now on (a registry alias moved, a retrained adapter): unloaded if
         resident, loaded again on its next use. Model's thread only."""
-        self.configured[name] = uri
-        self._prepared.pop(name, None)
-        if name in self._loaded:
+        with self._lock:
+            self.configured[name] = uri
+            self._bump(name)
+            self.cards.pop(name, None)  # read again when it is fetched
+            resident = name in self._loaded
+        if resident:
             self._unload(name)
             logger.info("adapter %s now from %s (unloaded; loads again on its next use)", name, uri)
 
     def forget(self, name: str, unload: bool = True) -> None:
         """Stop serving adapter `name` (unloaded at run time): unknown to new requests from now on; removed from the
         model now, or (unload=False: rows in flight still use it) by drop_forgotten later. Model's thread only."""
-        self.configured.pop(name, None)
-        self._prepared.pop(name, None)
-        self.cards.pop(name, None)
-        if name in self._loaded and unload:
+        with self._lock:
+            self.configured.pop(name, None)
+            self._bump(name)
+            self.cards.pop(name, None)
+            resident = name in self._loaded
+        if resident and unload:
             self._unload(name)
             logger.info("adapter %s unloaded", name)
 
     def drop_forgotten(self, busy: set[str]) -> None:
         """Remove forgotten adapters that no row in flight (`busy`) uses any more. Model's thread only."""
-        for name in [n for n in self._loaded if n not in self.configured and n not in busy]:
+        with self._lock:
+            idle = [n for n in self._loaded if n not in self.configured and n not in busy]
+        for name in idle:
             self._unload(name)
             logger.info("adapter %s unloaded", name)
 

@@ -4,12 +4,13 @@ One small deployment holds what was loaded: name -> URI, the content key the loa
 (phi3ray.storage.content_key: a retrained adapter written over the same URI has another one) and what
 /v1/models shows of it. Ingress replicas read it to know the names; Generator replicas poll its version and
 apply the difference between two steps: new or changed adapters are (re)loaded on their next use, removed ones
-are forgotten. Its state lives as long as the application: adapters to keep across restarts belong in
-serve.yaml's `adapters`.
+are forgotten. Its state lives as long as its one replica: adapters to keep across restarts (of the application,
+or of this replica, which Serve restarts empty) belong in serve.yaml's `adapters`.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from ray import serve
@@ -24,6 +25,7 @@ class RuntimeAdapter:
 
 @dataclass(frozen=True)
 class CatalogView:
+    epoch: str  # new each time the catalog starts (a restarted one is empty and counts from 0 again)
     version: int  # grows with every load and unload
     adapters: dict[str, RuntimeAdapter]
 
@@ -32,6 +34,7 @@ class CatalogView:
 class AdapterCatalog:
     def __init__(self):
         self.adapters: dict[str, RuntimeAdapter] = {}
+        self.epoch = uuid.uuid4().hex
         self.version = 0
 
     def put(self, name: str, adapter: RuntimeAdapter) -> CatalogView:
@@ -45,4 +48,4 @@ class AdapterCatalog:
         return self.view()
 
     def view(self) -> CatalogView:
-        return CatalogView(self.version, dict(self.adapters))
+        return CatalogView(self.epoch, self.version, dict(self.adapters))

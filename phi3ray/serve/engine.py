@@ -278,6 +278,8 @@ class Engine:
                 calls = list(self._calls)
                 self._calls.clear()
             for fn, future in calls:
+                if not future.set_running_or_notify_cancel():  # its caller left (a request cancelled): skip it
+                    continue
                 try:
                     future.set_result(fn())
                 except BaseException as err:  # the caller gets it

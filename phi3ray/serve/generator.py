@@ -33,7 +33,7 @@ from ray import serve
 from phi3ray.config import MethodConfig, ServeConfig, context_limit, system_prompt_of
 from phi3ray.console import quiet_third_party
 from phi3ray.errors import HardwareError, Phi3RayError, PromptError, RequestError, UnknownAdapterError
-from phi3ray.models.adapters import AdapterSet, adapter_info, read_card
+from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
 from phi3ray.rag.prompt import build_prompt
@@ -41,7 +41,6 @@ from phi3ray.rag.retriever import RetrievedChunk
 from phi3ray.serve.catalog import CatalogView, RuntimeAdapter
 from phi3ray.serve.engine import Engine, EngineSettings, Event, Request, request_error, size_kv_cache
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources
-from phi3ray.storage import content_key
 from phi3ray.tracking import resolve_serve_adapters
 
 logger = logging.getLogger(__name__)
@@ -137,11 +136,9 @@ class Generator:
         folders, self.registry = resolve_serve_adapters(cfg)
         self.adapters = AdapterSet.load(cfg.model, folders, cfg.max_adapters_per_replica, method,
                                         max_rank=cfg.max_lora_rank)
-        self.cards = {name: adapter_info(cfg.adapters[name], read_card(self.adapters.folder(name)))
-                      for name in folders}  # what /v1/models shows of each configured adapter
         self.catalog = catalog  # the application's AdapterCatalog handle (None: no adapters loaded at run time)
         self.runtime: dict[str, RuntimeAdapter] = {}  # what this replica applied of the catalog
-        self._catalog_version = 0
+        self._catalog_version = ("", 0)  # (epoch, version) of the catalog view applied last
         self._catalog_checked = 0.0
         self.tokenizer = self.adapters.tokenizer
         self.vocab_size = len(self.tokenizer)
@@ -233,9 +230,7 @@ class Generator:
         """name -> what /v1/models shows of each adapter: its card's base, revision and training-data hash, and
         for registry adapters the registered model, version and alias."""
         await self.sync_catalog(force=True)
-        shown = {name: dict(info) for name, info in self.cards.items()}
-        for name, adapter in self.runtime.items():
-            shown[name] = {**adapter.info, "root": adapter.uri}
+        shown = self.adapters.shown()
         for name, info in self.registry.items():
             shown.setdefault(name, {}).update({k: v for k, v in info.items() if v is not None})
         return shown
@@ -246,40 +241,62 @@ class Generator:
         """Load adapter `name` from `uri` on this replica (fetched and checked off the model's thread, installed
         between two steps) and return what the catalog records; a 400 when it cannot be fetched or does not fit."""
         try:
-            content = await asyncio.to_thread(content_key, uri)
             prepared = await asyncio.to_thread(self.adapters.prepare, name, uri)
-            await asyncio.wrap_future(self._on_model_thread(lambda: self.adapters.add(prepared)))
         except Phi3RayError as err:  # cannot be fetched, is no LoRA adapter, or does not fit this base
             raise RequestError(400, str(err), param="lora_path", code="invalid_adapter") from err
-        except (OSError, ValueError) as err:  # pyarrow: an unknown scheme, a missing bucket or folder
-            raise RequestError(400, f"cannot read {uri}: {err}", param="lora_path", code="invalid_adapter") from err
-        adapter = RuntimeAdapter(uri, content, {**prepared.info(), "root": uri})
-        self.runtime[name] = adapter
+        adapter = RuntimeAdapter(uri, prepared.content, {**prepared.info(), "root": uri})
+
+        def install() -> None:  # on the model's thread; `runtime` changes with the model, so a sync sees both
+            self.adapters.add(prepared, keep=tuple(self._busy()))
+            self.runtime[name] = adapter
+
+        try:
+            await asyncio.shield(asyncio.wrap_future(self._on_model_thread(install)))
+        except Phi3RayError as err:
+            raise RequestError(400, str(err), param="lora_path", code="invalid_adapter") from err
         return adapter
+
+    def _busy(self) -> set[str]:
+        return self.engine.adapters_in_use() if self.engine is not None else set()
 
     async def sync_catalog(self, force: bool = False) -> None:
         """Apply what the catalog says (at most once a second unless forced): adapters loaded, reloaded (another
-        content at the URI) or unloaded at run time. The change itself runs on the model's thread."""
+        content at the URI) or unloaded at run time. A reloaded adapter resident here is prepared off the model's
+        thread first; the change itself runs on the model's thread."""
         if self.catalog is None or (not force and time.monotonic() - self._catalog_checked < 1.0):
             return
         self._catalog_checked = time.monotonic()
         view: CatalogView = await self.catalog.view.remote()
-        if view.version == self._catalog_version:
+        if (view.epoch, view.version) == self._catalog_version and not self.adapters.forgotten_resident():
             return
-        await asyncio.wrap_future(self._on_model_thread(lambda: self._apply(view)))
-
-    def _apply(self, view: CatalogView) -> None:
+        resident = set(self.adapters.loaded)
+        prepared = {}
         for name, adapter in view.adapters.items():
             mine = self.runtime.get(name)
-            if mine is None or (mine.uri, mine.content) != (adapter.uri, adapter.content):
-                self.adapters.replace(name, adapter.uri)  # loads on its next use, prepared off this thread
-                self.runtime[name] = adapter
-        busy = self.engine.adapters_in_use() if self.engine is not None else set()
-        for name in [n for n in self.runtime if n not in view.adapters]:
-            del self.runtime[name]
-            self.adapters.forget(name, unload=name not in busy)  # rows in flight finish with it
+            if name in resident and mine is not None and (mine.uri, mine.content) != (adapter.uri, adapter.content):
+                try:  # new weights behind a name rows may be using: read them here, swap between two steps
+                    prepared[name] = await asyncio.to_thread(self.adapters.prepare, name, adapter.uri)
+                except Exception as err:  # it loads on its next use instead (and fails there, naming why)
+                    logger.warning("adapter %s: %s", name, err)
+        await asyncio.shield(asyncio.wrap_future(self._on_model_thread(lambda: self._apply(view, prepared))))
+
+    def _apply(self, view: CatalogView, prepared: dict) -> None:
+        """Model's thread: bring this replica's adapters to `view` (an older view than one applied is ignored)."""
+        busy = self._busy()
+        if view.epoch != self._catalog_version[0] or view.version > self._catalog_version[1]:
+            for name, adapter in view.adapters.items():
+                mine = self.runtime.get(name)
+                if mine is None or (mine.uri, mine.content) != (adapter.uri, adapter.content):
+                    if name in prepared and prepared[name].content == adapter.content:
+                        self.adapters.add(prepared[name], keep=tuple(busy))
+                    else:
+                        self.adapters.replace(name, adapter.uri)  # loads on its next use, prepared off this thread
+                    self.runtime[name] = adapter
+            for name in [n for n in self.runtime if n not in view.adapters]:
+                del self.runtime[name]
+                self.adapters.forget(name, unload=name not in busy)  # rows in flight finish with it
+            self._catalog_version = (view.epoch, view.version)
         self.adapters.drop_forgotten(busy)
-        self._catalog_version = view.version
 
     async def stats(self) -> dict:
         """Batching and adapter counters of this replica (for tests and benches)."""
@@ -303,8 +320,15 @@ class Generator:
         """The request's adapter known here and prepared off the model's thread (fetched, checked, read)."""
         if adapter == BASE_ADAPTER:
             return
-        await self.sync_catalog(force=adapter not in self.adapters.configured)
-        if adapter not in self.adapters.configured:
+        known = adapter in self.adapters.names
+        try:
+            await self.sync_catalog(force=not known)
+        except Exception as err:  # the catalog restarting: adapters known here still answer
+            logger.warning("adapter catalog: %s", err)
+            if not known:
+                raise RequestError(503, "The adapter catalog is restarting. Please retry.", "server_error",
+                                   retry_after=5) from err
+        if adapter not in self.adapters.names:
             raise request_error(UnknownAdapterError(adapter, self.adapters.names))
         if not self.adapters.prepared(adapter):
             try:

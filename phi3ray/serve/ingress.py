@@ -147,7 +147,7 @@ class Ingress:
         self.generator = generator
         self.cfg = cfg
         self.catalog = catalog  # adapters loaded at run time (phi3ray.serve.catalog); None: config only
-        self.runtime = CatalogView(0, {})
+        self.runtime = CatalogView("", 0, {})
         self._runtime_checked = 0.0
         self.created = int(time.time())
 
@@ -158,7 +158,10 @@ class Ingress:
             ready = await asyncio.wait_for(self.retriever.ready.remote(), timeout=5)
         except Exception:  # a slow or failed check reads as unavailable, it is not an error of /health
             ready = False
-        await self._refresh_runtime()
+        try:
+            await asyncio.wait_for(self._refresh_runtime(), timeout=5)
+        except Exception:  # the catalog restarting: the names known so far
+            pass
         return {"status": "ok", "models": self._model_ids(), "retriever": "ok" if ready else "unavailable"}
 
     @api.get("/v1/models")
@@ -370,7 +373,8 @@ class Ingress:
             return ModelCard(id=model_id, created=self.created, root=self.cfg.model.name_or_path,
                              base_model=self.cfg.model.name, base_revision=self.cfg.model.revision)
         shown = dict(shown or {})
-        runtime = model_id in self.runtime.adapters
-        root = shown.pop("root", None) or (self.cfg.adapters.get(model_id) or self.runtime.adapters[model_id].uri)
+        loaded = self.runtime.adapters.get(model_id)
+        runtime = loaded is not None and model_id not in self.cfg.adapters
+        root = shown.pop("root", None) or self.cfg.adapters.get(model_id) or (loaded.uri if loaded else "")
         return ModelCard(id=model_id, created=self.created, root=root, parent=self.cfg.base_name,
                          loaded_at_runtime=runtime or None, **shown)

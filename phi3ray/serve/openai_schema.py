@@ -230,7 +230,7 @@ class LoadLoraAdapter(BaseModel):
     as model lora_name; loading a name again reloads it (a retrained adapter written over the same path)."""
 
     model_config = ConfigDict(extra="forbid")
-    lora_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")
+    lora_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_:@-]*$")
     lora_path: str = Field(min_length=1)
 
 

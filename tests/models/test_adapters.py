@@ -135,3 +135,28 @@ def test_a_4bit_base_serves_mixed_adapter_batches(tiny_model_cfg, folders):
     alone = [answer(adapters, name) for name in ("a", BASE_ADAPTER)]
     together = generate_chat(adapters.model, adapters.tokenizer, [CHAT, CHAT], [GREEDY, GREEDY], ["a", BASE_ADAPTER])
     assert [c.text for c in together] == alone and alone[0] != alone[1]
+
+
+def test_a_prepare_that_finishes_after_the_name_changed_is_not_installed(tiny_model_cfg, folders, tmp_path):
+    """prepare runs off the model's thread; a replace landing meanwhile (an adapter retrained to the same folder)
+    wins: the old read is dropped, and the next use loads what the folder holds now."""
+    import shutil
+
+    roomy = AdapterSet.load(tiny_model_cfg, folders, max_loaded=3)
+    expected_b = answer(roomy, "b")
+    folder = _copy(folders["a"], tmp_path / "x")
+    adapters = AdapterSet.load(tiny_model_cfg, {"x": folder}, max_loaded=2)
+    adapters.replace("x", folder)  # x not resident now: its next use loads it
+    checks = adapters._check_shapes
+
+    def retrained_meanwhile(name, uri, weights):  # the model's thread acts while this prepare reads
+        shutil.rmtree(folder)
+        shutil.copytree(folders["b"], folder)
+        adapters.replace("x", folder)
+        return checks(name, uri, weights)
+
+    adapters._check_shapes = retrained_meanwhile
+    adapters.prepare("x")
+    adapters._check_shapes = checks
+    assert not adapters.prepared("x")  # the stale read was not kept
+    assert answer(adapters, "x") == expected_b

@@ -255,3 +255,16 @@ def test_no_queue_still_admits_what_fits_and_a_near_zero_temperature_harms_no_on
         ends = events.wait()
         assert all(isinstance(e, Completion) for e in ends), ends
         assert ends[1].text == alone(adapter_set, prompts[1], "safety", Sampling(max_new_tokens=30))
+
+
+def test_a_call_whose_caller_left_is_skipped_and_the_engine_goes_on(prompts, engine):
+    """A request cancelled while its adapter sync waited for the decode thread (asyncio.wrap_future cancels the
+    call's future): the engine skips the call; before, setting the result of a cancelled future killed the thread."""
+    ran = []
+    with engine._cond:  # the decode thread cannot take the call before it is cancelled
+        future = engine.call(lambda: ran.append(1))
+        assert future.cancel()
+    later = engine.call(lambda: "after")
+    assert later.result(timeout=30) == "after" and ran == []
+    (completion,) = run(engine, [(prompts[0], BASE_ADAPTER, Sampling(max_new_tokens=4))]).wait()
+    assert completion.completion_tokens == 4
