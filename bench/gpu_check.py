@@ -214,11 +214,12 @@ def train_run(model_dir: str, method: str, deepspeed: str, steps: int, batch: in
 def train_in_subprocess(model_dir: Path, method: str, deepspeed: str, size: dict, dry_run: bool, port: int,
                         logs: Path, timeout: float, merge: bool = False) -> subprocess.Popen:
     """One train_run in its own process (DeepSpeed and torch.distributed state are per process), as rank 0 of 1."""
+    from phi3ray.train.deepspeed_config import cpu_accelerator_env
+
     env = {**os.environ, "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "PYTHONPATH": os.pathsep.join(
                p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
-    if dry_run:
-        env["DS_ACCELERATOR"] = "cpu"
+    env.update(cpu_accelerator_env())  # DeepSpeed on the CPU only where there is no CUDA
     args = [sys.executable, __file__, "--train-run", json.dumps(
         {"model_dir": str(model_dir), "method": method, "deepspeed": deepspeed, **size, "dry_run": dry_run,
          "merge": merge})]

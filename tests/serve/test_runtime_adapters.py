@@ -100,14 +100,14 @@ def test_adapters_that_cannot_be_served_are_refused_with_a_400_naming_why(serve_
 
 
 def test_loading_and_unloading_while_other_adapters_stream_disturbs_none_of_them(serve_app, adapter_dirs, tmp_path):
-    quiet = {name: answer(serve_app, name, tokens=48) for name in ("pumps", "safety", "phi3")}
+    quiet = {name: answer(serve_app, name, tokens=32) for name in ("pumps", "safety", "phi3")}
     folder = tmp_path / "extra"
     shutil.copytree(adapter_dirs["safety"], folder)
     texts: dict[int, str] = {}
     started = threading.Barrier(7)
 
     def stream(i: int, model: str) -> None:
-        body = {"model": model, "messages": QUESTION, "max_tokens": 48, "temperature": 0, "stream": True}
+        body = {"model": model, "messages": QUESTION, "max_tokens": 32, "temperature": 0, "stream": True}
         pieces = []
         with httpx.stream("POST", f"{serve_app.url}/v1/chat/completions", json=body, headers=serve_app.headers,
                           timeout=120) as response:
