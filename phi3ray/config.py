@@ -494,7 +494,7 @@ class ServeConfig:
     # bearer key of POST /v1/load_lora_adapter and /v1/unload_lora_adapter; from ${oc.env:PHI3RAY_ADMIN_KEY};
     # unset = adapters change only through this config (those endpoints answer 403)
     admin_key: str | None = None
-    max_lora_rank: int = 64  # adapters of a higher rank are refused (400 at load): bounds each adapter's memory
+    max_lora_rank: int = 64  # adapters of a higher rank are refused (configured: at start; at run time: a 400)
     max_tokens_cap: int = 1024  # requests asking for more get a 400
     # prompt + completion tokens a request may hold: Phi-3-mini's KV cache (32 layers x 32 KV heads x 96 x K and V) is
     # 384 KiB per token in bf16, so one 128k request would hold 48 GiB; longer requests get a 400 (context_limit)

@@ -91,7 +91,9 @@ def app_for(cfg: ServeConfig) -> Application:
     check_retriever_topology(cfg)
     d = cfg.deployments
     batching = {"max_batch_size": cfg.max_batch_size, "batch_wait_timeout_s": cfg.batch_wait_timeout_s}
-    catalog = AdapterCatalog.bind()  # one deployment, shared by the Ingress and every Generator replica
+    # adapters loaded at run time: one deployment shared by the Ingress and every Generator replica, only when the
+    # admin endpoints are on (admin_key set); without it adapters change through this config alone
+    catalog = AdapterCatalog.bind() if cfg.admin_key else None
     return Ingress.options(**deployment_options(d.ingress)).bind(
         RetrieverDeployment.options(**deployment_options(d.retriever)).bind(cfg.retriever),
         Generator.options(**deployment_options(d.generator), user_config=batching).bind(cfg, catalog),

@@ -244,7 +244,7 @@ class Generator:
             prepared = await asyncio.to_thread(self.adapters.prepare, name, uri)
         except Phi3RayError as err:  # cannot be fetched, is no LoRA adapter, or does not fit this base
             raise RequestError(400, str(err), param="lora_path", code="invalid_adapter") from err
-        adapter = RuntimeAdapter(uri, prepared.content, {**prepared.info(), "root": uri})
+        adapter = RuntimeAdapter(uri, prepared.content, prepared.info())
 
         def install() -> None:  # on the model's thread; `runtime` changes with the model, so a sync sees both
             self.adapters.add(prepared, keep=tuple(self._busy()))
