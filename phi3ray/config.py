@@ -230,9 +230,14 @@ class ScalingSettings:
     num_workers: int = 2  # data-parallel workers
     use_gpu: bool = False  # one GPU per worker when true
     resources_per_worker: dict[str, float] = field(default_factory=lambda: {"CPU": 1.0})
+    # how the workers' placement group lays them over nodes: PACK fills nodes in turn (fast collectives);
+    # SPREAD puts them on different nodes while there are some (a lost node loses fewer workers);
+    # STRICT_PACK / STRICT_SPREAD wait until it can be done exactly
+    placement_strategy: str = "PACK"
 
     def __post_init__(self) -> None:
         _positive("scaling.num_workers", self.num_workers)
+        _one_of("scaling.placement_strategy", self.placement_strategy, ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"))
 
 
 @dataclass
@@ -459,6 +464,10 @@ class DeploymentSettings:
     num_cpus: float = 1.0  # CPUs reserved per replica (fractions allowed)
     num_gpus: float = 0.0  # GPUs per replica (fractions share one); the Generator's is the model's serve_gpus
     max_ongoing_requests: int = 64  # requests a replica takes at once; more wait in the handle's queue
+    # custom Ray resources each replica needs, which only some nodes have: pins replicas to those nodes
+    # (e.g. {"accelerator_type:H100": 0.001}, or a resource of your own given with `ray start --resources`)
+    resources: dict[str, float] = field(default_factory=dict)
+    max_replicas_per_node: int = 0  # > 0: at most this many replicas on one node (1 = a lost node loses one); 0 = any
 
     def __post_init__(self) -> None:
         _positive("deployments.*.num_replicas", self.num_replicas)
@@ -467,6 +476,11 @@ class DeploymentSettings:
         _positive("deployments.*.num_gpus", self.num_gpus, allow_zero=True)
         _positive("deployments.*.max_ongoing_requests", self.max_ongoing_requests)
         _positive("deployments.*.target_ongoing_requests", self.target_ongoing_requests)
+        _positive("deployments.*.max_replicas_per_node", self.max_replicas_per_node, allow_zero=True)
+        for name, amount in self.resources.items():
+            if name in ("CPU", "GPU", "memory") or amount <= 0:
+                raise ConfigValueError(f"deployments.*.resources.{name}", amount, "must be a custom resource (CPUs and "
+                                       "GPUs are num_cpus and num_gpus) with an amount > 0")
         if self.max_replicas < max(self.min_replicas, 1):
             raise ConfigValueError("deployments.*.max_replicas", self.max_replicas, "must be >= min_replicas and >= 1")
 

@@ -48,6 +48,29 @@ def ray_session():
 
 
 @pytest.fixture(scope="session")
+def ray_nodes():
+    """A Ray cluster of three nodes on this box, started as a user starts one: `ray start --head` (1 CPU and the
+    resource {"head": 1}), then `ray start --address ...` twice: node_a and node_b, 2 CPUs each, the resources
+    {"node_a": 1} / {"node_b": 1} and {"worker": 1}, each on its own loopback address, temp dir and ports.
+    Shared by the tests that submit work to a cluster; a test that kills a node calls ray_nodes.revive() first."""
+    from tests.support.ray_cluster import LocalRayCluster
+
+    cluster = LocalRayCluster(num_cpus=1, ip="127.0.0.2", resources={"head": 1}, env={
+        **cpu_accelerator_env(), "HF_HUB_OFFLINE": "1",
+        # a dead node is declared after 3 missed 1 s health checks (Ray's defaults: 5 x 3 s), and Ray Train waits
+        # 5 s (default 30) for the survivors' process group to shut down: the same recovery, sooner
+        "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3",
+        "TORCH_PROCESS_GROUP_SHUTDOWN_TIMEOUT_S": "5",
+    }).start()
+    try:
+        cluster.add_worker("node_a", num_cpus=2, resources={"worker": 1})
+        cluster.add_worker("node_b", num_cpus=2, resources={"worker": 1})
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def weaviate_server(tmp_path_factory) -> WeaviateProcess:
     """A real weaviate-server on free loopback ports; a test that needs it fails if it cannot start."""
     server = WeaviateProcess(data_dir=tmp_path_factory.mktemp("weaviate") / "data")

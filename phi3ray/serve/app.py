@@ -53,9 +53,12 @@ def http_options(config_file: str | None = None) -> dict:
 def deployment_options(settings: DeploymentSettings) -> dict:
     """Ray Serve deployment options for one deployment's settings."""
     options: dict = {
-        "ray_actor_options": {"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus},
+        "ray_actor_options": {"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus,
+                              **({"resources": dict(settings.resources)} if settings.resources else {})},
         "max_ongoing_requests": settings.max_ongoing_requests,
     }
+    if settings.max_replicas_per_node:
+        options["max_replicas_per_node"] = settings.max_replicas_per_node
     if settings.autoscaling:
         options["autoscaling_config"] = {
             "min_replicas": settings.min_replicas,

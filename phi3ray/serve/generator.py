@@ -137,6 +137,7 @@ class Generator:
         self.adapters = AdapterSet.load(cfg.model, folders, cfg.max_adapters_per_replica, method,
                                         max_rank=cfg.max_lora_rank)
         self.catalog = catalog  # the application's AdapterCatalog handle (None: no adapters loaded at run time)
+        self.replica = _replica_id()
         self.runtime: dict[str, RuntimeAdapter] = {}  # what this replica applied of the catalog
         self._catalog_version = ("", 0)  # (epoch, version) of the catalog view applied last
         self._catalog_checked = 0.0
@@ -412,7 +413,7 @@ class Generator:
             raise RequestError(400, str(err), param="messages") from err
         prompt = encode_chat(self.tokenizer, messages)
         row = Request(prompt, self._sampling(request, len(prompt)), adapter, deadline)
-        return row, ChatResult(prompt_tokens=len(prompt), retrieved=used)
+        return row, ChatResult(prompt_tokens=len(prompt), retrieved=used, replica=self.replica)
 
     def _sampling(self, request: ChatRequest, prompt_tokens: int) -> Sampling:
         limit = context_limit(self.cfg)
@@ -512,3 +513,14 @@ def _finish(result: ChatResult, completion: Completion) -> None:
     result.finish_reason = completion.finish_reason
     result.completion_tokens = completion.completion_tokens
     result.sources = cited_sources(completion.text, result.retrieved)
+
+
+def _replica_id() -> str:
+    """This replica's id in Ray Serve ("" when the class runs outside Serve, as in tests of its parts)."""
+    from ray import serve
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        return serve.get_replica_context().replica_id.unique_id
+    except RayServeException:
+        return ""

@@ -46,6 +46,7 @@ from phi3ray.serve.openai_schema import (
 )
 
 logger = logging.getLogger(__name__)
+REPLICA_HEADER = "x-phi3ray-replica"  # the id of the Generator replica that answered
 
 api = FastAPI(
     title="phi3ray", description="Phi-3 + LoRA adapters + RAG, OpenAI-compatible", docs_url=None, redoc_url=None
@@ -115,6 +116,11 @@ async def _parse(request: Request, schema=ChatRequest):
     except ValidationError as err:
         message, param = describe_validation(err)
         raise RequestError(400, message, param=param) from None
+
+
+def _replica_header(result: ChatResult) -> dict[str, str]:
+    """Which Generator replica answered: for operators following a request across replicas and nodes."""
+    return {REPLICA_HEADER: result.replica} if result.replica else {}
 
 
 def _usage(result: ChatResult) -> Usage:
@@ -245,7 +251,8 @@ class Ingress:
                 raise _timeout(timeout) from None
             raise
         if chat.stream:
-            return StreamingResponse(self._sse(chat, stream, head, rag, deadline), media_type="text/event-stream")
+            return StreamingResponse(self._sse(chat, stream, head, rag, deadline), media_type="text/event-stream",
+                                     headers=_replica_header(head))
         if result.finish_reason == "timeout":
             raise _timeout(timeout)
         completion = ChatCompletion(
@@ -254,7 +261,7 @@ class Ingress:
             usage=_usage(result),
             **_rag_fields(result, rag),
         )
-        return JSONResponse(completion.model_dump(exclude_none=True))
+        return JSONResponse(completion.model_dump(exclude_none=True), headers=_replica_header(result))
 
     async def _retrieve(self, chat: ChatRequest) -> tuple[list | None, str | None]:
         """Chunks for RAG and the rag flag ("used" | "degraded"), or (None, None) without RAG."""

@@ -146,6 +146,7 @@ class ChatResult(BaseModel):
     completion_tokens: int = 0
     retrieved: list[Source] = Field(default_factory=list)  # every source the prompt numbered
     sources: list[Source] = Field(default_factory=list)  # those the answer cites (cited_sources), once finished
+    replica: str = ""  # the Generator replica that answered (Serve's replica id): the x-phi3ray-replica header
 
 
 def cited_sources(answer: str, retrieved: list[Source]) -> list[Source]:

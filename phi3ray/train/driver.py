@@ -52,7 +52,8 @@ class TrainResult:
 
 def scaling_config(cfg: TrainConfig) -> ScalingConfig:
     s = cfg.scaling
-    return ScalingConfig(num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker=dict(s.resources_per_worker))
+    return ScalingConfig(num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker=dict(s.resources_per_worker),
+                         placement_strategy=s.placement_strategy)
 
 
 def run_config(cfg: TrainConfig) -> RunConfig:

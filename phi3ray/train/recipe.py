@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import resource
 import shutil
 import statistics
@@ -16,7 +17,8 @@ import tempfile
 import time
 
 import torch
-from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainerState, TrainingArguments, set_seed
+from transformers.trainer import TRAINER_STATE_NAME
 
 from phi3ray.config import TrainConfig
 from phi3ray.data.packing import PackedCollator, PackedDataset
@@ -194,6 +196,26 @@ class LoraTraining:
     def train(self, resume_from: str | None = None) -> None:
         """Train to max_steps (or epochs), from a local checkpoint folder when resuming."""
         self.trainer.train(resume_from_checkpoint=resume_from)
+
+    @staticmethod
+    def is_last_step(checkpoint_dir: str) -> bool:
+        """Whether a checkpoint was saved at the run's last step. A run interrupted after it (a node lost while the
+        adapter was saved or merged, before the driver had the result) is done; HF's Trainer resumed there would
+        train one step past max_steps."""
+        state = TrainerState.load_from_json(os.path.join(checkpoint_dir, TRAINER_STATE_NAME))
+        return state.max_steps > 0 and state.global_step >= state.max_steps
+
+    def adopt(self, checkpoint_dir: str, out_dir: str) -> str:
+        """The run's result from its last checkpoint instead of training: the Trainer's state (for the summary) and
+        the files save_adapter writes (the checkpoint holds them: HF saved it with save_model)."""
+        self.trainer.state = TrainerState.load_from_json(os.path.join(checkpoint_dir, TRAINER_STATE_NAME))
+        os.makedirs(out_dir, exist_ok=True)
+        resume_only = ("optimizer", "scheduler", "rng_state", TRAINER_STATE_NAME, "latest", "zero_to_")
+        for name in os.listdir(checkpoint_dir):
+            path = os.path.join(checkpoint_dir, name)
+            if os.path.isfile(path) and not name.startswith(resume_only):
+                shutil.copy2(path, os.path.join(out_dir, name))
+        return out_dir
 
     def save_adapter(self, out_dir: str) -> str:
         """The final adapter in peft layout (plus the tokenizer); every rank calls it (ZeRO-3 gathers)."""

@@ -93,12 +93,20 @@ class ProgressBar(TrainerCallback):
 
 
 class FaultDrill(TrainerCallback):
-    """run.kill_worker_at_step: this worker SIGKILLs its own process once, at that step (a real process death)."""
+    """run.kill_worker_at_step: this worker SIGKILLs its own process once, at the end of that step (a real process
+    death); at the last step, once training ended (its last checkpoint reported, the adapter not yet saved)."""
 
     def __init__(self, step: int, flag: str):
         self.step, self.flag = step, flag
 
     def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step < state.max_steps:
+            self._maybe_kill(state)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._maybe_kill(state)
+
+    def _maybe_kill(self, state) -> None:
         if state.global_step == self.step and not os.path.exists(self.flag):
             os.makedirs(os.path.dirname(self.flag), exist_ok=True)
             with open(self.flag, "w") as f:
@@ -150,14 +158,20 @@ def train_loop_per_worker(config: dict) -> TrainSummary:
     if checkpoint is not None:
         resume_dir, resumed_from = restore_checkpoint(checkpoint)
     set_up = time.perf_counter()
+    adapter_local = None
     try:
-        recipe.train(resume_from=resume_dir)
+        if resume_dir is not None and recipe.is_last_step(resume_dir):
+            if rank == 0:
+                logger.info("checkpoint %d is the run's last step: its adapter is the result", resumed_from)
+            adapter_local = recipe.adopt(resume_dir, tempfile.mkdtemp(prefix="phi3ray-adapter-"))
+        else:
+            recipe.train(resume_from=resume_dir)
     finally:
         if progress is not None:
             progress.close()
     trained = time.perf_counter()
 
-    adapter_local = recipe.save_adapter(tempfile.mkdtemp(prefix="phi3ray-adapter-"))
+    adapter_local = adapter_local or recipe.save_adapter(tempfile.mkdtemp(prefix="phi3ray-adapter-"))
     summary = recipe.summary()
     summary.resumed_from_step = resumed_from
     merged = None

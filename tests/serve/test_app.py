@@ -1,5 +1,7 @@
 """The whole app on loopback, spoken to with the stock openai client: models, chat, adapters, streams, config."""
 
+import re
+
 import httpx
 import pytest
 
@@ -64,6 +66,7 @@ def test_stream_is_server_sent_events_ending_in_done(serve_app):
     body = {"model": "safety", "messages": QUESTION, "max_tokens": 8, "stream": True}
     with httpx.stream("POST", f"{serve_app.url}/v1/chat/completions", json=body, headers=serve_app.headers) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        assert len(r.headers["x-phi3ray-replica"]) >= 8  # the Generator replica that answered
         events = [line for line in r.iter_lines() if line]
     assert all(line.startswith("data: ") for line in events)
     assert events[-1] == "data: [DONE]" and len(events) >= 4
@@ -87,6 +90,15 @@ def test_build_app_args_compose_conf_serve_with_overrides(monkeypatch):
     assert deployment_options(cfg.deployments.retriever)["num_replicas"] == 1
 
 
+def test_replicas_can_be_pinned_by_custom_resources_and_spread_one_per_node():
+    cfg = load_serve_config(["model=tiny", "deployments.generator.num_replicas=2",
+                             "deployments.generator.max_replicas_per_node=1", "+deployments.generator.resources={gpu_node: 1}"])
+    options = deployment_options(cfg.deployments.generator)
+    assert options["ray_actor_options"]["resources"] == {"gpu_node": 1.0}
+    assert options["max_replicas_per_node"] == 1 and options["num_replicas"] == 2
+    assert "resources" not in deployment_options(cfg.deployments.ingress)["ray_actor_options"]
+
+
 @pytest.mark.parametrize(
     "override, key",
     [
@@ -95,12 +107,14 @@ def test_build_app_args_compose_conf_serve_with_overrides(monkeypatch):
         ("engine=static,max_batch_size=128", "deployments.generator.max_ongoing_requests"),
         ("engine=dynamic", "engine"),
         ("quantize=8bit", "quantize"),
+        ("+deployments.generator.resources={GPU: 1}", "deployments.*.resources.GPU"),
+        ("deployments.generator.max_replicas_per_node=-1", "deployments.*.max_replicas_per_node"),
     ],
 )
 def test_bad_serve_settings_fail_at_build_time_naming_the_key(override, key):
     from phi3ray.errors import ConfigValueError
 
-    with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")):
+    with pytest.raises(ConfigValueError, match=re.escape(key)):
         load_serve_config(["model=tiny", *override.split(",")])
 
 

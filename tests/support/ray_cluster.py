@@ -1,12 +1,15 @@
-"""A separate local Ray cluster started with `ray start --head`, as a user would, on free loopback ports.
+"""A separate local Ray cluster started with `ray start --head`, as a user would, on free loopback ports, and
+optionally worker nodes joined to it with `ray start --address` (several Ray nodes on one box).
 
-It lives in its own temp dir and ports, so the session's in-process Ray (the ray_session fixture) and
+It lives in its own temp dirs and ports, so the session's in-process Ray (the ray_session fixture) and
 any other Ray on the machine are untouched. `ray stop` would stop every Ray on the machine, so
-stop() ends only the processes of this cluster: those whose command line names its temp dir.
+stop() ends only the processes of this cluster: those whose command line names one of its temp dirs.
+Each worker node has a temp dir of its own, so one node can be killed (as a machine dies) and started again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,9 +26,79 @@ from tests.support.net import free_port
 BIN = Path(sys.executable).parent
 
 
+class WorkerNode:
+    """One `ray start --address` node of a LocalRayCluster: its own temp dir, ports and custom resources."""
+
+    def __init__(self, cluster: LocalRayCluster, name: str, ip: str, num_cpus: int, resources: dict[str, float]):
+        self.cluster, self.name, self.ip, self.num_cpus = cluster, name, ip, num_cpus
+        self.resources = {name: 1.0, **resources}  # {"node_a": 1}: work asks for it to land here
+        self.temp_dir = ""
+
+    def start(self) -> WorkerNode:
+        self.temp_dir = tempfile.mkdtemp(prefix=f"rayw-{self.name}-", dir="/tmp")
+        low = free_port()  # the workers' ports: low..low+200; the node's own ports outside that range
+        outside = iter(port for port in iter(free_port, None) if not low <= port <= low + 200)
+        ports = [f"--{flag}={next(outside)}" for flag in (
+            "node-manager-port", "object-manager-port", "metrics-export-port", "runtime-env-agent-port",
+            "dashboard-agent-listen-port", "dashboard-agent-grpc-port")]
+        self.cluster.ray(
+            "start", f"--address={self.cluster.address}", f"--node-ip-address={self.ip}",
+            f"--num-cpus={self.num_cpus}", f"--resources={json.dumps(self.resources)}", f"--temp-dir={self.temp_dir}",
+            *ports, f"--min-worker-port={low}", f"--max-worker-port={low + 200}", "--disable-usage-stats",
+            timeout=180,
+            # Ray's CLI refuses to join a node unless "clusters" are on; then it only changes how a node finds its
+            # own address (each is given one here) and reads 127.0.0.1 in --address as "this machine's address"
+            env={"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
+        )
+        self.cluster.wait_for(lambda: self.alive_in_cluster(), f"node {self.name} to join", 120)
+        return self
+
+    def node_id(self) -> str | None:
+        for node in self.cluster.nodes():
+            if node["state"] == "ALIVE" and node["resources_total"].get(self.name):
+                return node["node_id"]
+        return None
+
+    def alive_in_cluster(self) -> bool:
+        return self.node_id() is not None
+
+    def processes(self) -> list[psutil.Process]:
+        """The node's processes: those naming its temp dir (raylet, log monitor) and their children, whose
+        command lines Ray rewrites (ray::DashboardAgent, ray::RayTrainWorker, ...)."""
+        found = _processes_naming(self.temp_dir) if self.temp_dir else []
+        for proc in list(found):
+            try:
+                found += [child for child in proc.children(recursive=True) if child not in found]
+            except psutil.NoSuchProcess:
+                pass
+        return found
+
+    def kill(self) -> float:
+        """SIGKILL every process of this node at once, raylet first (a machine that dies); returns when it was."""
+        procs = self.processes()
+        raylet = [p for p in procs if (getattr(p, "info", {}).get("cmdline") or [""])[0].endswith("/raylet")]
+        killed_at = time.time()
+        for proc in raylet + [p for p in procs if p not in raylet]:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(procs, timeout=10)
+        return killed_at
+
+    def stop(self) -> None:
+        _terminate(self.processes())
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
 class LocalRayCluster:
-    def __init__(self, num_cpus: int = 2, env: dict[str, str] | None = None):
-        self.num_cpus = num_cpus
+    def __init__(self, num_cpus: int = 2, env: dict[str, str] | None = None, resources: dict[str, float] | None = None,
+                 ip: str = "127.0.0.1"):
+        """ip: the head's address, on loopback; a cluster that will have worker nodes needs another one than
+        127.0.0.1 (e.g. 127.0.0.2), which a joining `ray start` would replace with the machine's public address."""
+        self.num_cpus, self.ip = num_cpus, ip
+        self.resources = resources or {}
+        self.workers: list[WorkerNode] = []
         self.temp_dir = tempfile.mkdtemp(prefix="rayc-", dir="/tmp")  # short: Ray's socket paths are length-limited
         self.port, self.dashboard_port = free_port(), free_port()
         self.env = {
@@ -39,13 +112,22 @@ class LocalRayCluster:
         self.env.pop("RAY_ADDRESS", None)
 
     @property
+    def address(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
-    def ray(self, *args: str, timeout: float = 120, check: bool = True, cli: str = "ray") -> subprocess.CompletedProcess:
+    def ray(self, *args: str, timeout: float = 120, check: bool = True, cli: str = "ray",
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Run the `ray` CLI (or another of Ray's, e.g. cli="serve") in this cluster's environment."""
-        return subprocess.run([str(BIN / cli), *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=check)
+        try:
+            return subprocess.run([str(BIN / cli), *args], env={**self.env, **(env or {})}, capture_output=True,
+                                  text=True, timeout=timeout, check=check)
+        except subprocess.CalledProcessError as err:
+            raise RuntimeError(f"{cli} {' '.join(args[:2])} failed ({err.returncode}):\n{err.stdout[-2000:]}\n"
+                               f"{err.stderr[-3000:]}") from None
 
     def start(self) -> LocalRayCluster:
         try:
@@ -57,38 +139,92 @@ class LocalRayCluster:
 
     def _start(self) -> None:
         self.ray(
-            "start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.port}", f"--num-cpus={self.num_cpus}",
+            "start", "--head", f"--node-ip-address={self.ip}", f"--port={self.port}", f"--num-cpus={self.num_cpus}",
             "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}",
             f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
-            f"--temp-dir={self.temp_dir}", "--disable-usage-stats", timeout=180,
+            f"--temp-dir={self.temp_dir}", "--disable-usage-stats",
+            *([f"--resources={json.dumps(self.resources)}"] if self.resources else []), timeout=180,
         )
-        deadline = time.time() + 120
-        while self.ray("job", "list", "--address", self.dashboard_url, check=False, timeout=60).returncode != 0:
+        self.wait_for(lambda: self.ray("job", "list", "--address", self.dashboard_url, check=False,
+                                       timeout=60).returncode == 0, "the Ray dashboard to come up", 120)
+
+    def add_worker(self, name: str, num_cpus: int = 1, resources: dict[str, float] | None = None) -> WorkerNode:
+        """Start a worker node joined to this cluster (`ray start --address`), with the custom resource {name: 1},
+        at the next loopback address after the head's and the other nodes' (its own "machine")."""
+        assert self.ip != "127.0.0.1", "a cluster with worker nodes needs its head on another loopback address"
+        ip = self.ip.rsplit(".", 1)
+        node = WorkerNode(self, name, f"{ip[0]}.{int(ip[1]) + 1 + len(self.workers)}", num_cpus, resources or {})
+        self.workers.append(node)
+        try:
+            return node.start()
+        except BaseException:
+            node.stop()
+            raise
+
+    def revive(self) -> None:
+        """Start again every worker node that was killed, and wait until the cluster sees it."""
+        for node in self.workers:
+            if not node.alive_in_cluster():
+                node.stop()
+                node.start()
+
+    def nodes(self) -> list[dict]:
+        """The cluster's nodes as the state API lists them (node_id, state, resources_total, ...)."""
+        return self._state("nodes")
+
+    def actors(self, class_name: str) -> list[dict]:
+        """The actors of one class (alive or dead), with the node each ran on."""
+        return [a for a in self._state("actors") if a["class_name"] == class_name]
+
+    def _state(self, kind: str, *args: str) -> list[dict]:
+        """`ray list <kind> --detail` in this cluster's environment (its auth token), as dicts."""
+        listed = self.ray("list", kind, "--address", self.dashboard_url, "--detail", "--format", "json",
+                          "--limit", "1000", *args, timeout=60)
+        return json.loads(listed.stdout)
+
+    def node_names(self) -> dict[str, str]:
+        """node_id -> the worker node's name, "head" for the head node."""
+        names = {n.node_id(): n.name for n in self.workers}
+        return {n["node_id"]: names.get(n["node_id"], "head") for n in self.nodes() if n["state"] == "ALIVE"}
+
+    @staticmethod
+    def wait_for(check, what: str, timeout_s: float, poll_s: float = 1.0) -> None:
+        deadline = time.time() + timeout_s
+        while not check():
             if time.time() > deadline:
-                raise RuntimeError(f"the Ray dashboard at {self.dashboard_url} did not come up")
-            time.sleep(2)
+                raise RuntimeError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            time.sleep(poll_s)
 
     def processes(self) -> list[psutil.Process]:
-        """This cluster's processes: every process whose command line names its temp dir."""
-        found = []
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            if any(self.temp_dir in part for part in proc.info["cmdline"] or []):
-                found.append(proc)
-        return found
+        """This cluster's processes: every process whose command line names one of its temp dirs."""
+        return _processes_naming(self.temp_dir) + [p for node in self.workers for p in node.processes()]
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period, to this cluster's processes only (by pid)."""
-        procs = self.processes()
-        for proc in procs:
-            try:
-                proc.send_signal(signal.SIGTERM)
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=15)
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=10)
+        for node in self.workers:
+            node.stop()
+        _terminate(_processes_naming(self.temp_dir))
         shutil.rmtree(self.temp_dir, ignore_errors=True)  # session logs and sockets
+
+
+def _processes_naming(folder: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if any(folder in part for part in proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def _terminate(procs: list[psutil.Process]) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=15)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=10)

@@ -1,50 +1,110 @@
-"""`ray job submit` against a separately started local Ray cluster runs the training job exactly as a user would;
-the files that take the job to a real cluster (runtime_env.yaml, cluster.yaml) are what Ray accepts."""
+"""`ray job submit` onto a Ray cluster of three nodes started with `ray start` runs the training job as a user would,
+and survives losing a node; the files that take the job to a real cluster (runtime_env.yaml, cluster.yaml) are
+what Ray accepts."""
 
 import json
-import os
+import re
+import time
 import uuid
 import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from safetensors.torch import load_file
 
-from phi3ray.train.deepspeed_config import cpu_accelerator_env
-from tests.support.ray_cluster import LocalRayCluster
 from tests.train.conftest import SHORT_RUN
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_ray_job_submit_trains_the_tiny_model_and_writes_the_adapter(tmp_path):
-    cluster = LocalRayCluster(num_cpus=2, env={**cpu_accelerator_env(), "HF_HUB_OFFLINE": "1"}).start()
-    try:
-        job_id = f"phi3ray-test-{uuid.uuid4().hex[:8]}"
-        overrides = [o for o in SHORT_RUN if not o.startswith("training.max_steps")]
-        submitted = cluster.ray(
-            "job", "submit", "--address", cluster.dashboard_url, "--submission-id", job_id,
-            "--working-dir", ".", "--runtime-env", "runtime_env.yaml", "--",
-            "python", "jobs/train.py", *overrides, "training.max_steps=4",
-            f"run.storage_path={tmp_path}", "run.name=submitted",
-            timeout=900, check=False,
-        )
-        status = cluster.ray("job", "status", "--address", cluster.dashboard_url, job_id)
-        status = status.stdout + status.stderr
-        logs = cluster.ray("job", "logs", "--address", cluster.dashboard_url, job_id).stdout
-        (tmp_path / "job.log").write_text(logs)
-    finally:
-        cluster.stop()
-    assert "succeeded" in status.lower(), f"{status}\n{submitted.stderr[-3000:]}\n{logs[-3000:]}"
+def test_a_job_over_two_nodes_loses_one_and_finishes_as_if_uninterrupted(ray_nodes, lora_zero2, tmp_path):
+    """`ray job submit` a 2-worker job spread over node_a and node_b; once checkpoint 3 exists, node_b dies (every
+    process of it, raylet first); with run.max_failures=1 the job restarts both workers on node_a from checkpoint 3
+    and ends with the adapter of the same run never interrupted (lora_zero2, in the session's one-node Ray)."""
+    ray_nodes.revive()
+    wait_for = ray_nodes.wait_for
+    _, reference = lora_zero2
+    job_id = f"phi3ray-test-{uuid.uuid4().hex[:8]}"
+    cluster = ray_nodes
+    submitted = cluster.ray(
+        "job", "submit", "--address", cluster.dashboard_url, "--submission-id", job_id, "--no-wait",
+        "--working-dir", ".", "--runtime-env", "runtime_env.yaml", "--",
+        "python", "jobs/train.py", *SHORT_RUN, "deepspeed=zero2",
+        "+scaling.resources_per_worker.worker=0.5",  # worker nodes only (1 each); both workers fit on one
+        "scaling.placement_strategy=SPREAD", "run.max_failures=1",
+        f"run.storage_path={tmp_path}", "run.shared_storage=true",  # one filesystem for every node of this box
+        "run.name=submitted",
+        timeout=300,
+    )
+    run_dir = tmp_path / "submitted"
 
-    adapter = tmp_path / "submitted" / "adapter"
-    assert f"adapter saved to {adapter}" in logs
-    assert {"adapter_config.json", "adapter_model.safetensors", "adapter_card.json"} <= set(os.listdir(adapter))
+    def logs() -> str:
+        return cluster.ray("job", "logs", "--address", cluster.dashboard_url, job_id, check=False).stdout
+
+    def status() -> str:
+        """The job's state: pending, running, succeeded, failed or stopped."""
+        out = cluster.ray("job", "status", "--address", cluster.dashboard_url, job_id, check=False)
+        said = re.search(rf"job '{job_id}'(?: was|:)? (\w+)", out.stdout + out.stderr, re.IGNORECASE)
+        return said.group(1).lower() if said else "unknown"
+
+    def checkpoint_3() -> bool:
+        """Ray Train registered checkpoint-3 (every worker reported it): a restart resumes from it."""
+        try:
+            snapshot = json.loads((run_dir / "checkpoint_manager_snapshot.json").read_text())
+        except (OSError, ValueError):  # not yet, or being written
+            return False
+        return any(c["checkpoint_dir_name"] == "checkpoint-3" for c in snapshot["checkpoint_results"])
+
+    def done() -> bool:
+        return status() in ("succeeded", "failed", "stopped")
+
+    try:
+        names = cluster.node_names()
+        node_b = next(n for n in cluster.workers if n.name == "node_b")
+        asked = [time.time()]
+
+        def checkpoint_3_or_end() -> bool:  # the file often (steps take ~2 s), the job's state every 5 s
+            if checkpoint_3():
+                return True
+            if time.time() - asked[0] > 5:
+                asked[0] = time.time()
+                return done()
+            return False
+
+        wait_for(checkpoint_3_or_end, "checkpoint 3 of the submitted job", 600, poll_s=0.1)
+        killed_at = node_b.kill()
+        assert checkpoint_3(), f"the job ended ({status()}) before checkpoint 3:\n{logs()[-4000:]}"
+        wait_for(lambda: "resuming from" in logs() or done(), "the job to resume", 300)
+        resumed_at = time.time()
+        wait_for(done, "the job to finish", 600)
+        ended_at = time.time()
+        text, final = logs(), status()
+        (tmp_path / "job.log").write_text(text)
+        # every RayTrainWorker of the job, alive or dead: the first group one per worker node (SPREAD), the second
+        # both on node_a (what was left)
+        groups = sorted(names.get(a["node_id"], "new node") for a in cluster.actors("RayTrainWorker"))
+    finally:
+        if not done():
+            cluster.ray("job", "stop", "--address", cluster.dashboard_url, job_id, check=False)
+    assert final == "succeeded", f"{final}\n{submitted.stdout[-2000:]}\n{text[-4000:]}"
+    assert groups == ["node_a", "node_a", "node_a", "node_b"], groups
+    print(f"\nnode_b killed after checkpoint 3; the job resumed {resumed_at - killed_at:.1f} s later (in the log) and "
+          f"succeeded {ended_at - killed_at:.1f} s after the kill")
+
+    adapter = run_dir / "adapter"
+    assert f"adapter saved to {adapter}" in text
     card = json.loads((adapter / "adapter_card.json").read_text())
-    assert card["training"]["steps"] == 4 and card["training"]["workers"] == 2
+    assert card["training"]["steps"] == 6 and card["training"]["workers"] == 2
+    assert card["training"]["resumed_from_step"] == 3
     assert card["data"]["files"][0]["path"] == "data/pumps/train.jsonl"  # as given, relative to the working dir
-    assert not cluster.processes()  # the test cluster is gone; the session's Ray was never touched
+    ours = load_file(adapter / "adapter_model.safetensors")
+    uninterrupted = load_file(Path(reference.adapter_path) / "adapter_model.safetensors")
+    assert ours.keys() == uninterrupted.keys()
+    for name in ours:
+        assert torch.allclose(ours[name], uninterrupted[name], atol=1e-5), name
 
 
 def test_runtime_env_uploads_the_code_and_data_and_stays_far_under_the_limit(tmp_path):

@@ -1,4 +1,6 @@
-"""A worker process killed mid-run is replaced and the run goes on from its last checkpoint, to the same adapter."""
+"""A worker process killed after the run's last checkpoint is replaced and the run ends from that checkpoint, to the
+same adapter and not one step further. (Killed mid-run, on a node that dies, and resumed from an earlier checkpoint:
+tests/train/test_job_submit.py.)"""
 
 import os
 from pathlib import Path
@@ -10,9 +12,9 @@ from phi3ray.train.driver import fit
 from tests.train.conftest import short_run
 
 
-def test_killed_worker_is_replaced_and_the_run_finishes_as_if_uninterrupted(lora_zero2, tmp_path):
+def test_a_worker_killed_after_the_last_checkpoint_ends_the_run_from_it_as_if_uninterrupted(lora_zero2, tmp_path):
     reference_cfg, reference = lora_zero2
-    cfg = short_run(tmp_path, "killed", "deepspeed=zero2", "run.max_failures=1", "run.kill_worker_at_step=4")
+    cfg = short_run(tmp_path, "killed", "deepspeed=zero2", "run.max_failures=1", "run.kill_worker_at_step=6")
     result = fit(cfg)
 
     flag = Path(result.run_dir) / "fault-drill-killed"
@@ -22,12 +24,12 @@ def test_killed_worker_is_replaced_and_the_run_finishes_as_if_uninterrupted(lora
         alive = True
     except ProcessLookupError:
         alive = False
-    assert not alive  # the worker process really died (SIGKILL at step 4)
-    assert result.summary.resumed_from_step == 3  # the replacement started from checkpoint-3
-    assert result.summary.global_step == 6
-    assert result.summary.steps_timed == 3  # steps 4, 5, 6 ran again after the restart
+    assert not alive  # the worker process really died (SIGKILL once step 6 was checkpointed)
+    assert result.summary.resumed_from_step == 6  # the replacement started from checkpoint-6 ...
+    assert result.summary.global_step == 6  # ... and trained no step 7 (HF's Trainer would have)
+    assert result.summary.steps_timed == 0
 
-    # same data order, optimizer state, schedule and dropout RNG after the restart: the same adapter
+    # the adapter of checkpoint-6 is the run's: the same as the uninterrupted run's
     ours = load_file(Path(result.adapter_path) / "adapter_model.safetensors")
     uninterrupted = load_file(Path(reference.adapter_path) / "adapter_model.safetensors")
     assert ours.keys() == uninterrupted.keys()
