@@ -35,6 +35,14 @@ def _positive(key: str, value: float, allow_zero: bool = False) -> None:
         raise ConfigValueError(key, value, "must be " + (">= 0" if allow_zero else "> 0"))
 
 
+def _custom_resources(key: str, resources: dict[str, float]) -> None:
+    """Custom Ray resources (`ray start --resources`, accelerator_type:...) that pin work to the nodes having them."""
+    for name, amount in resources.items():
+        if name in ("CPU", "GPU", "memory", "object_store_memory") or amount <= 0:
+            raise ConfigValueError(f"{key}.{name}", amount, "must be a custom resource (CPUs and GPUs have settings "
+                                   "of their own) with an amount > 0")
+
+
 @dataclass
 class ModelConfig:
     """Which Phi-3 to load and how."""
@@ -375,6 +383,8 @@ class IngestConfig:
     use_gpu: bool = False
     num_embed_actors: int = 0  # embedding actor pool size; 0: one per GPU up (at least 1), or per embed_actor_cpus CPUs
     embed_actor_cpus: int = 1  # CPUs (torch threads) per embedding actor without use_gpu
+    # custom Ray resources each embedding actor needs: runs the pool on the nodes that have them
+    embed_actor_resources: dict[str, float] = field(default_factory=dict)
     batch_size: int = 64  # chunks per embedding batch
     queries: list[str] = field(default_factory=list)  # answered after ingestion, to show retrieval
     write_batch_size: int = 200  # objects per Weaviate batch request
@@ -383,6 +393,7 @@ class IngestConfig:
     def __post_init__(self) -> None:
         _positive("num_embed_actors", self.num_embed_actors, allow_zero=True)
         _positive("embed_actor_cpus", self.embed_actor_cpus)
+        _custom_resources("embed_actor_resources", self.embed_actor_resources)
         _positive("batch_size", self.batch_size)
         _positive("write_batch_size", self.write_batch_size)
         _positive("write_retries", self.write_retries, allow_zero=True)
@@ -433,6 +444,7 @@ class EvaluateConfig:
     max_questions: int = -1  # > 0 evaluates N held-out questions, spread evenly over the file
     num_actors: int = 1  # Ray actors evaluating in parallel
     use_gpu: bool = False  # one GPU per actor (an autoscaling cluster starts GPU nodes for them); false: CPU actors
+    actor_resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources each actor needs (pins them)
     bootstrap_samples: int = 1000
     output_dir: str = "outputs/eval"
     run_name: str | None = None  # run folder under output_dir; None = a timestamp
@@ -445,6 +457,7 @@ class EvaluateConfig:
         _positive("num_actors", self.num_actors)
         _positive("batch_size", self.batch_size)
         _positive("bootstrap_samples", self.bootstrap_samples)
+        _custom_resources("actor_resources", self.actor_resources)
         if self.max_questions == 0:
             raise ConfigValueError("max_questions", self.max_questions, "use -1 for all questions or N > 0")
         for name in self.adapters:
@@ -477,10 +490,7 @@ class DeploymentSettings:
         _positive("deployments.*.max_ongoing_requests", self.max_ongoing_requests)
         _positive("deployments.*.target_ongoing_requests", self.target_ongoing_requests)
         _positive("deployments.*.max_replicas_per_node", self.max_replicas_per_node, allow_zero=True)
-        for name, amount in self.resources.items():
-            if name in ("CPU", "GPU", "memory") or amount <= 0:
-                raise ConfigValueError(f"deployments.*.resources.{name}", amount, "must be a custom resource (CPUs and "
-                                       "GPUs are num_cpus and num_gpus) with an amount > 0")
+        _custom_resources("deployments.*.resources", self.resources)
         if self.max_replicas < max(self.min_replicas, 1):
             raise ConfigValueError("deployments.*.max_replicas", self.max_replicas, "must be >= min_replicas and >= 1")
 

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config, items):
+    # the tests on the three-node cluster (ray_nodes) last, together: its idle nodes do not slow the others
+    items.sort(key=lambda item: "ray_nodes" in getattr(item, "fixturenames", ()))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA (multi-GPU NCCL or a real-size Phi-3); this machine has no GPU")
@@ -45,6 +47,25 @@ def ray_session():
         ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
     yield ray
     ray.shutdown()
+
+
+SAMPLE_COLLECTION = "TestServe"
+SAMPLE_DOCS = ["data/pumps/docs/vx-220-*.md", "data/pumps/docs/safety-lockout-tagout.md"]  # 6 manuals: a short ingest
+
+
+@pytest.fixture(scope="session")
+def ingested(ray_session, weaviate_server) -> str:
+    """SAMPLE_DOCS in the session's Weaviate, collection SAMPLE_COLLECTION, ingested on the session's one-node Ray
+    with the default settings; returns the collection name."""
+    from phi3ray.config import validate
+    from phi3ray.rag.ingest import ingest
+
+    overrides = weaviate_server.overrides(SAMPLE_COLLECTION)
+    docs = [str(ROOT / d) for d in SAMPLE_DOCS]
+    cfg = validate(compose_config("ingest", overrides + [f"data.documents=[{','.join(docs)}]", "queries=[]"]))
+    summary = ingest(cfg)
+    assert summary.chunks > 0 and summary.failed == 0, summary.line()
+    return SAMPLE_COLLECTION
 
 
 @pytest.fixture(scope="session")

@@ -123,7 +123,8 @@ def collect_lineage(settings: EvaluateConfig) -> dict:
 def actor_resources(settings: EvaluateConfig) -> dict[str, float]:
     """What each evaluation actor asks Ray for: from the config (use_gpu), not from the nodes up at start, so
     that on an autoscaling cluster a GPU actor brings up a GPU node instead of running on the CPU head."""
-    return {"num_cpus": 1, "num_gpus": 1 if settings.use_gpu else 0}
+    return {"num_cpus": 1, "num_gpus": 1 if settings.use_gpu else 0,
+            **({"resources": dict(settings.actor_resources)} if settings.actor_resources else {})}
 
 
 def answer_all(

@@ -242,6 +242,7 @@ class Ingestion:
             compute=ray.data.ActorPoolStrategy(size=pool.actors),
             num_gpus=pool.gpus,
             num_cpus=pool.cpus,  # Ray sets OMP_NUM_THREADS, so torch's threads, to it
+            **({"resources": dict(self.cfg.embed_actor_resources)} if self.cfg.embed_actor_resources else {}),
             batch_size=self.cfg.batch_size,
         )
         yield from embedded.iter_batches(batch_size=self.cfg.batch_size, batch_format="numpy")

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import compose_config
+from tests.conftest import SAMPLE_COLLECTION
 from tests.support.net import free_port
 from tests.support.random_adapters import make_random_adapters
 from tests.support.weaviate_process import retriever_overrides
@@ -24,8 +24,7 @@ from tests.support.weaviate_process import retriever_overrides
 API_KEY = "test-key-5"
 ADMIN_KEY = "test-admin-key-7"
 ADAPTERS = ("pumps", "safety")
-COLLECTION = "TestServe"
-DOCS = ["data/pumps/docs/vx-220-*.md", "data/pumps/docs/safety-lockout-tagout.md"]  # 6 manuals keep ingestion short
+COLLECTION = SAMPLE_COLLECTION  # the `ingested` fixture's (tests/conftest.py)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,20 +61,6 @@ class RunningApp:
 def adapter_dirs(tmp_path_factory, tiny_model_cfg) -> dict[str, str]:
     """Two LoRA adapters on the tiny Phi-3 with random (non-zero) weights: different greedy answers than the base."""
     return make_random_adapters(tiny_model_cfg, tmp_path_factory.mktemp("adapters"), list(ADAPTERS))
-
-
-@pytest.fixture(scope="session")
-def ingested(ray_session, weaviate_server) -> str:
-    """The sample manuals in the session's Weaviate, collection TestServe; returns the collection name."""
-    from phi3ray.config import validate
-    from phi3ray.rag.ingest import ingest
-
-    overrides = weaviate_server.overrides(COLLECTION)
-    docs = [str(ROOT / d) for d in DOCS]
-    cfg = validate(compose_config("ingest", overrides + [f"data.documents=[{','.join(docs)}]", "queries=[]"]))
-    summary = ingest(cfg)
-    assert summary.chunks > 0 and summary.failed == 0, summary.line()
-    return COLLECTION
 
 
 @pytest.fixture(scope="package")

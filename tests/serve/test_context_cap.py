@@ -44,6 +44,8 @@ def test_evaluation_actors_ask_for_a_gpu_from_the_config():
 
     assert actor_resources(load_config("evaluate", ["model=tiny"])) == {"num_cpus": 1, "num_gpus": 0}
     assert actor_resources(load_config("evaluate", ["model=tiny", "use_gpu=true"])) == {"num_cpus": 1, "num_gpus": 1}
+    pinned = load_config("evaluate", ["model=tiny", "+actor_resources.gpu_node=1"])
+    assert actor_resources(pinned) == {"num_cpus": 1, "num_gpus": 0, "resources": {"gpu_node": 1.0}}
 
 
 def test_the_generator_asks_for_the_gpus_its_model_needs():

@@ -172,9 +172,10 @@ class LocalRayCluster:
         """The cluster's nodes as the state API lists them (node_id, state, resources_total, ...)."""
         return self._state("nodes")
 
-    def actors(self, class_name: str) -> list[dict]:
-        """The actors of one class (alive or dead), with the node each ran on."""
-        return [a for a in self._state("actors") if a["class_name"] == class_name]
+    def actors(self, class_part: str) -> list[dict]:
+        """The actors (alive or dead) whose class name holds class_part, with the node each ran on
+        (e.g. "RayTrainWorker", "ServeReplica:<app>:<deployment>", "EmbedChunks" for Ray Data's actors)."""
+        return [a for a in self._state("actors") if class_part in a["class_name"]]
 
     def _state(self, kind: str, *args: str) -> list[dict]:
         """`ray list <kind> --detail` in this cluster's environment (its auth token), as dicts."""
