@@ -27,6 +27,7 @@ from phi3ray.eval.verdict import write_verdict
 from phi3ray.eval.worker import AnswerRecord, EvalWorker, WorkItem
 from phi3ray.models.adapters import pin_revision
 from phi3ray.models.base import load_tokenizer
+from phi3ray.placement import resource_options, room_for
 from phi3ray.storage import expand_path
 from phi3ray.tracking import resolve_eval_adapters, start_evaluation
 
@@ -123,8 +124,7 @@ def collect_lineage(settings: EvaluateConfig) -> dict:
 def actor_resources(settings: EvaluateConfig) -> dict[str, float]:
     """What each evaluation actor asks Ray for: from the config (use_gpu), not from the nodes up at start, so
     that on an autoscaling cluster a GPU actor brings up a GPU node instead of running on the CPU head."""
-    return {"num_cpus": 1, "num_gpus": 1 if settings.use_gpu else 0,
-            **({"resources": dict(settings.actor_resources)} if settings.actor_resources else {})}
+    return {"num_cpus": 1, "num_gpus": 1 if settings.use_gpu else 0, **resource_options(settings.actor_resources)}
 
 
 def answer_all(
@@ -139,13 +139,18 @@ def answer_all(
     if settings.num_actors > resources.get("GPU" if asks["num_gpus"] else "CPU", 0):
         logger.warning("num_actors=%d but the cluster has %s now; some actors wait (or the autoscaler adds nodes)",
                        settings.num_actors, resources)
+    room = room_for(settings.actor_resources, resources)
+    actors_up_to = settings.num_actors if room is None or room == 0 else min(settings.num_actors, room)
+    if actors_up_to < settings.num_actors:  # batches go round-robin: one sent to an actor never placed would hang
+        logger.warning("num_actors=%d but the cluster has room for %d actors asking for %s; using %d",
+                       settings.num_actors, room, settings.actor_resources, actors_up_to)
     actor_cls = ray.remote(**asks)(EvalWorker)
     items = [WorkItem(p.question.id, p.plain, p.rag, p.question.answer) for p in prompts]
     batches = [items[i : i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
     actors = [
         actor_cls.remote(settings.model, settings.adapters, settings.generation, settings.seed,
                          settings.allow_revision_mismatch)
-        for _ in range(min(settings.num_actors, len(batches)))  # an actor without a batch would only load the model
+        for _ in range(min(actors_up_to, len(batches)))  # an actor without a batch would only load the model
     ]
     pending = {actors[i % len(actors)].answer.remote(batch, variants): len(batch) for i, batch in enumerate(batches)}
     records: dict[tuple[str, str], AnswerRecord] = {}

@@ -23,6 +23,7 @@ import weaviate
 from phi3ray.config import EmbedderConfig, IngestConfig
 from phi3ray.console import quiet_third_party
 from phi3ray.errors import DocumentReadError, IngestWriteError, UnreadableDocumentsError
+from phi3ray.placement import resource_options, room_for
 from phi3ray.rag.chunking import chunk_document, embed_text
 from phi3ray.rag.connection import connect, describe
 from phi3ray.rag.documents import find_documents, read_documents
@@ -109,10 +110,13 @@ def embed_pool(cfg: IngestConfig, resources: dict[str, float], rows: int) -> Emb
     """The actor pool that embeds `rows` chunks on a cluster with these resources.
 
     use_gpu: one actor per GPU up now (at least one: the autoscaler adds GPU nodes for it), else one per
-    embed_actor_cpus CPUs; num_embed_actors > 0 fixes the count. Never more actors than batches to embed.
+    embed_actor_cpus CPUs, and no more than the nodes with embed_actor_resources hold; num_embed_actors > 0 fixes the
+    count. Never more actors than batches to embed.
     """
     per_cpus = cfg.embed_actor_cpus
     auto = max(1, int(resources.get("GPU", 0))) if cfg.use_gpu else max(1, int(resources.get("CPU", 1)) // per_cpus)
+    room = room_for(cfg.embed_actor_resources, resources)  # a fixed pool waits for every actor: only those that fit
+    auto = auto if not room else min(auto, room)
     actors = max(1, min(cfg.num_embed_actors or auto, -(-rows // cfg.batch_size)))
     return EmbedPool(actors, 1, 1) if cfg.use_gpu else EmbedPool(actors, 0, per_cpus)
 
@@ -242,7 +246,7 @@ class Ingestion:
             compute=ray.data.ActorPoolStrategy(size=pool.actors),
             num_gpus=pool.gpus,
             num_cpus=pool.cpus,  # Ray sets OMP_NUM_THREADS, so torch's threads, to it
-            **({"resources": dict(self.cfg.embed_actor_resources)} if self.cfg.embed_actor_resources else {}),
+            **resource_options(self.cfg.embed_actor_resources),
             batch_size=self.cfg.batch_size,
         )
         yield from embedded.iter_batches(batch_size=self.cfg.batch_size, batch_format="numpy")

@@ -17,6 +17,7 @@ from ray.serve import Application
 from phi3ray.config import EMBEDDED_ALONE, DeploymentSettings, ServeConfig, conf_dir, load_config
 from phi3ray.errors import ConfigValueError
 from phi3ray.models.base import model_path
+from phi3ray.placement import resource_options
 from phi3ray.serve.catalog import AdapterCatalog
 from phi3ray.serve.generator import Generator
 from phi3ray.serve.ingress import Ingress
@@ -54,7 +55,7 @@ def deployment_options(settings: DeploymentSettings) -> dict:
     """Ray Serve deployment options for one deployment's settings."""
     options: dict = {
         "ray_actor_options": {"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus,
-                              **({"resources": dict(settings.resources)} if settings.resources else {})},
+                              **resource_options(settings.resources)},
         "max_ongoing_requests": settings.max_ongoing_requests,
     }
     if settings.max_replicas_per_node:

@@ -23,7 +23,7 @@ from transformers.trainer import TRAINER_STATE_NAME
 from phi3ray.config import TrainConfig
 from phi3ray.data.packing import PackedCollator, PackedDataset
 from phi3ray.data.readers import read_training_data
-from phi3ray.errors import HardwareError
+from phi3ray.errors import CheckpointError, HardwareError
 from phi3ray.models.base import load_base_model, load_tokenizer
 from phi3ray.models.lora import apply_lora
 from phi3ray.train.deepspeed_config import configure_cpu_deepspeed_state, deepspeed_dict, precision_flags
@@ -197,20 +197,24 @@ class LoraTraining:
         """Train to max_steps (or epochs), from a local checkpoint folder when resuming."""
         self.trainer.train(resume_from_checkpoint=resume_from)
 
-    @staticmethod
-    def is_last_step(checkpoint_dir: str) -> bool:
-        """Whether a checkpoint was saved at the run's last step. A run interrupted after it (a node lost while the
-        adapter was saved or merged, before the driver had the result) is done; HF's Trainer resumed there would
-        train one step past max_steps."""
+    def is_last_step(self, checkpoint_dir: str) -> bool:
+        """Whether a checkpoint is at this run's last step. A run interrupted after it (a node lost while the adapter
+        was saved or merged, before the driver had the result) is done; HF's Trainer resumed there would train one
+        step past max_steps. The last step is training.max_steps when set (a resumed run may raise it), else the
+        plan the checkpoint recorded (epochs over the same data)."""
         state = TrainerState.load_from_json(os.path.join(checkpoint_dir, TRAINER_STATE_NAME))
-        return state.max_steps > 0 and state.global_step >= state.max_steps
+        last = self.args.max_steps if self.args.max_steps > 0 else state.max_steps
+        return last > 0 and state.global_step >= last
 
     def adopt(self, checkpoint_dir: str, out_dir: str) -> str:
-        """The run's result from its last checkpoint instead of training: the Trainer's state (for the summary) and
-        the files save_adapter writes (the checkpoint holds them: HF saved it with save_model)."""
+        """The run's result from its last checkpoint instead of training: the Trainer's state (for the summary: its
+        timings and mean train loss stay unset) and the files save_adapter writes (HF saved the checkpoint with
+        save_model); the optimizer, scheduler, RNG and DeepSpeed state stay behind."""
+        if not os.path.isfile(os.path.join(checkpoint_dir, "adapter_config.json")):
+            raise CheckpointError(checkpoint_dir, "holds no adapter (adapter_config.json) to adopt")
         self.trainer.state = TrainerState.load_from_json(os.path.join(checkpoint_dir, TRAINER_STATE_NAME))
         os.makedirs(out_dir, exist_ok=True)
-        resume_only = ("optimizer", "scheduler", "rng_state", TRAINER_STATE_NAME, "latest", "zero_to_")
+        resume_only = ("optimizer", "scheduler", "scaler", "rng_state", TRAINER_STATE_NAME, "latest", "zero_to_")
         for name in os.listdir(checkpoint_dir):
             path = os.path.join(checkpoint_dir, name)
             if os.path.isfile(path) and not name.startswith(resume_only):

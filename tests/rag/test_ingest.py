@@ -238,6 +238,9 @@ def test_the_embedding_pool_follows_the_config_and_the_cluster_unless_sized():
     four_threads = validate(compose_config("ingest", ["embed_actor_cpus=4"]))
     assert embed_pool(four_threads, {"CPU": 18.0}, 5000) == EmbedPool(4, 0, 4)
     assert embed_pool(four_threads, {"CPU": 2.0}, 5000) == EmbedPool(1, 0, 4)  # Ray waits for a node with 4 CPUs
+    pinned = validate(compose_config("ingest", ["+embed_actor_resources.worker=1"]))
+    assert embed_pool(pinned, {"CPU": 5.0, "worker": 2.0}, 5000) == EmbedPool(2, 0, 1)  # room on 2 nodes, not 5 CPUs
+    assert embed_pool(pinned, {"CPU": 5.0}, 5000) == EmbedPool(5, 0, 1)  # none up yet: the autoscaler may add some
     fixed = validate(compose_config("ingest", ["num_embed_actors=3"]))
     assert embed_pool(fixed, {"CPU": 2.0}, 5000) == EmbedPool(3, 0, 1)
     fixed_gpu = validate(compose_config("ingest", ["num_embed_actors=3", "use_gpu=true"]))

@@ -29,16 +29,19 @@ BIN = Path(sys.executable).parent
 class WorkerNode:
     """One `ray start --address` node of a LocalRayCluster: its own temp dir, ports and custom resources."""
 
-    def __init__(self, cluster: LocalRayCluster, name: str, ip: str, num_cpus: int, resources: dict[str, float]):
-        self.cluster, self.name, self.ip, self.num_cpus = cluster, name, ip, num_cpus
+    def __init__(self, cluster: LocalRayCluster, index: int, name: str, num_cpus: int, resources: dict[str, float]):
+        self.cluster, self.index, self.name, self.num_cpus = cluster, index, name, num_cpus
+        head = cluster.ip.rsplit(".", 1)
+        self.ip = f"{head[0]}.{int(head[1]) + 1 + index}"  # the next loopback addresses after the head's
         self.resources = {name: 1.0, **resources}  # {"node_a": 1}: work asks for it to land here
         self.temp_dir = ""
 
     def start(self) -> WorkerNode:
         self.temp_dir = tempfile.mkdtemp(prefix=f"rayw-{self.name}-", dir="/tmp")
-        low = free_port()  # the workers' ports: low..low+200; the node's own ports outside that range
-        outside = iter(port for port in iter(free_port, None) if not low <= port <= low + 200)
-        ports = [f"--{flag}={next(outside)}" for flag in (
+        # the workers' ports: a range of this node's own below the kernel's ephemeral ports (32768+), which
+        # free_port() and outgoing connections use, so no other node's or process's port falls in it
+        low = 20000 + 1000 * self.index
+        ports = [f"--{flag}={free_port()}" for flag in (
             "node-manager-port", "object-manager-port", "metrics-export-port", "runtime-env-agent-port",
             "dashboard-agent-listen-port", "dashboard-agent-grpc-port")]
         self.cluster.ray(
@@ -74,7 +77,8 @@ class WorkerNode:
         return found
 
     def kill(self) -> float:
-        """SIGKILL every process of this node at once, raylet first (a machine that dies); returns when it was."""
+        """SIGKILL every process of this node at once, raylet first (a machine that dies); returns when it was.
+        The cluster sees it dead some seconds later (3 missed health checks)."""
         procs = self.processes()
         raylet = [p for p in procs if (getattr(p, "info", {}).get("cmdline") or [""])[0].endswith("/raylet")]
         killed_at = time.time()
@@ -152,8 +156,7 @@ class LocalRayCluster:
         """Start a worker node joined to this cluster (`ray start --address`), with the custom resource {name: 1},
         at the next loopback address after the head's and the other nodes' (its own "machine")."""
         assert self.ip != "127.0.0.1", "a cluster with worker nodes needs its head on another loopback address"
-        ip = self.ip.rsplit(".", 1)
-        node = WorkerNode(self, name, f"{ip[0]}.{int(ip[1]) + 1 + len(self.workers)}", num_cpus, resources or {})
+        node = WorkerNode(self, len(self.workers), name, num_cpus, resources or {})
         self.workers.append(node)
         try:
             return node.start()
@@ -164,6 +167,8 @@ class LocalRayCluster:
     def revive(self) -> None:
         """Start again every worker node that was killed, and wait until the cluster sees it."""
         for node in self.workers:
+            if not node.processes():  # killed: once the cluster has seen it dead, a new node takes its name
+                self.wait_for(lambda: not node.alive_in_cluster(), f"the cluster to see {node.name} dead", 120)
             if not node.alive_in_cluster():
                 node.stop()
                 node.start()
