@@ -22,20 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 import yaml
 
 from phi3ray.serve.ask import wait_until_healthy
 from tests.serve.conftest import COLLECTION, ROOT, SMALL_DEPLOYMENTS
 from tests.support.net import free_port
+from tests.support.ray_cluster import processes_naming
 
 pytestmark = pytest.mark.slow
-
-
-def processes_under(folder: str) -> list[psutil.Process]:
-    """Ray's processes of one instance: those whose command line names its temp folder."""
-    return [p for p in psutil.process_iter(["cmdline"]) if any(folder in part for part in p.info["cmdline"] or [])]
 
 
 def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviate_server, adapter_dirs, tmp_path):
@@ -93,13 +88,13 @@ def test_serve_run_answers_with_an_adapter_and_stops_on_ctrl_c(ingested, weaviat
             pytest.fail(f"serve run did not stop within 180 s of SIGINT:\n{log.read_text()[-3000:]}", pytrace=False)
         assert proc.returncode in (0, -signal.SIGINT, 130), log.read_text()[-3000:]
         deadline = time.monotonic() + 30
-        while processes_under(ray_tmp) and time.monotonic() < deadline:
+        while processes_naming(ray_tmp) and time.monotonic() < deadline:
             time.sleep(1.0)
-        assert not processes_under(ray_tmp), [p.info["cmdline"][:2] for p in processes_under(ray_tmp)]
+        assert not processes_naming(ray_tmp), [p.info["cmdline"][:2] for p in processes_naming(ray_tmp)]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        for leftover in processes_under(ray_tmp):
+        for leftover in processes_naming(ray_tmp):
             leftover.kill()
         shutil.rmtree(ray_tmp, ignore_errors=True)
 

@@ -68,7 +68,7 @@ class WorkerNode:
     def processes(self) -> list[psutil.Process]:
         """The node's processes: those naming its temp dir (raylet, log monitor) and their children, whose
         command lines Ray rewrites (ray::DashboardAgent, ray::RayTrainWorker, ...)."""
-        found = _processes_naming(self.temp_dir) if self.temp_dir else []
+        found = processes_naming(self.temp_dir) if self.temp_dir else []
         for proc in list(found):
             try:
                 found += [child for child in proc.children(recursive=True) if child not in found]
@@ -182,16 +182,17 @@ class LocalRayCluster:
         (e.g. "RayTrainWorker", "ServeReplica:<app>:<deployment>", "EmbedChunks" for Ray Data's actors)."""
         return [a for a in self._state("actors") if class_part in a["class_name"]]
 
-    def _state(self, kind: str, *args: str) -> list[dict]:
+    def _state(self, kind: str) -> list[dict]:
         """`ray list <kind> --detail` in this cluster's environment (its auth token), as dicts."""
         listed = self.ray("list", kind, "--address", self.dashboard_url, "--detail", "--format", "json",
-                          "--limit", "1000", *args, timeout=60)
+                          "--limit", "1000", timeout=60)
         return json.loads(listed.stdout)
 
     def node_names(self) -> dict[str, str]:
-        """node_id -> the worker node's name, "head" for the head node."""
-        names = {n.node_id(): n.name for n in self.workers}
-        return {n["node_id"]: names.get(n["node_id"], "head") for n in self.nodes() if n["state"] == "ALIVE"}
+        """node_id -> the worker node's name (its custom resource), "head" for the head node; alive nodes only."""
+        names = [w.name for w in self.workers]
+        return {n["node_id"]: next((name for name in names if n["resources_total"].get(name)), "head")
+                for n in self.nodes() if n["state"] == "ALIVE"}
 
     @staticmethod
     def wait_for(check, what: str, timeout_s: float, poll_s: float = 1.0) -> None:
@@ -203,17 +204,18 @@ class LocalRayCluster:
 
     def processes(self) -> list[psutil.Process]:
         """This cluster's processes: every process whose command line names one of its temp dirs."""
-        return _processes_naming(self.temp_dir) + [p for node in self.workers for p in node.processes()]
+        return processes_naming(self.temp_dir) + [p for node in self.workers for p in node.processes()]
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period, to this cluster's processes only (by pid)."""
         for node in self.workers:
             node.stop()
-        _terminate(_processes_naming(self.temp_dir))
+        _terminate(processes_naming(self.temp_dir))
         shutil.rmtree(self.temp_dir, ignore_errors=True)  # session logs and sockets
 
 
-def _processes_naming(folder: str) -> list[psutil.Process]:
+def processes_naming(folder: str) -> list[psutil.Process]:
+    """Every process whose command line names folder (a Ray instance's temp dir names its own)."""
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         if any(folder in part for part in proc.info["cmdline"] or []):
