@@ -238,7 +238,7 @@ def _manuals(rng: random.Random) -> list[Manual]:
 
 
 def _chunk(title: str, section: str, text: str, rank: int):
-    from phi3ray.rag.retriever import RetrievedChunk
+    from phi3ray.rag.prompt import RetrievedChunk
 
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     return RetrievedChunk(object_id=f"{slug}-{rank}", doc_id=slug, title=title, section=section,

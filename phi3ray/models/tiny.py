@@ -261,14 +261,18 @@ PRETRAIN_STAGES = (
 )
 
 
-def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0) -> Path:
-    """Pre-train the tiny Phi-3 from its seed on generic reading lessons and write its weights into ASSETS.
+def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0, out: Path = ASSETS,
+                     device: str | None = None) -> Path:
+    """Pre-train the tiny Phi-3 from its seed on generic reading lessons and write its weights into out.
 
     About an hour on 2 CPU cores; the weights (~8 MB) are committed so no user pays for it. start > 0
-    continues from the weights in ASSETS with stages[start:] (the earlier stages' output).
+    continues from the weights in ASSETS with stages[start:] (the earlier stages' output). Into another out
+    than ASSETS the config and tokenizer are copied too, so a candidate (a variant of the recipe, or the recipe
+    on a GPU: device, default CUDA when there is one) loads as a model folder and the shipped one stays.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, Phi3ForCausalLM
 
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     torch.set_num_threads(PRETRAIN_THREADS)
     tokenizer = AutoTokenizer.from_pretrained(ASSETS)
@@ -276,22 +280,30 @@ def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0
         model = AutoModelForCausalLM.from_pretrained(ASSETS, dtype=torch.float32)
     else:
         model = Phi3ForCausalLM(tiny_config(tokenizer))
+    model.to(device)
     for number, stage in enumerate(stages[start:], start=start + 1):
         _run_stage(model, tokenizer, stage, f"pre-training the tiny Phi-3, stage {number}/{len(stages)}")
+    model.to("cpu")
     model.eval()
     end_id = tokenizer.convert_tokens_to_ids("<|end|>")
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=[tokenizer.eos_token_id, end_id],
         pad_token_id=tokenizer.pad_token_id,
     )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() != ASSETS.resolve():
+        for path in ASSETS.iterdir():
+            if path.name not in WEIGHTS:
+                shutil.copy(path, out / path.name)
     tmp = Path(tempfile.mkdtemp(prefix=".tiny-weights-"))
     try:
         model.save_pretrained(tmp)
         for name in WEIGHTS:
-            shutil.copy(tmp / name, ASSETS / name)
+            shutil.copy(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ASSETS
+    return out
 
 
 def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
@@ -310,8 +322,10 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
         optimizer, stage.lr, total_steps=len(batches), pct_start=0.05, final_div_factor=20
     )
     bar = tqdm(batches, desc=desc, unit="step", mininterval=5.0)
+    device = model.device
     for step, (ids, weights) in enumerate(bar, start=1):
         model.train()
+        ids, weights = ids.to(device), weights.to(device)
         logits = model(input_ids=ids).logits[:, :-1]  # (B, T-1, V)
         loss_each = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
         w = weights[:, 1:]
@@ -368,7 +382,7 @@ def probe_copying(model, bos: int, length: int = 12, rows: int = 32) -> str:
     """Share of a repeated random sequence's second half that the model predicts right (teacher-forced)."""
     generator = torch.Generator().manual_seed(12345)
     seq = torch.randint(len(SPECIAL_TOKENS), model.config.vocab_size, (rows, length), generator=generator)
-    ids = torch.cat([torch.full((rows, 1), bos), seq, seq], dim=1)
+    ids = torch.cat([torch.full((rows, 1), bos), seq, seq], dim=1).to(model.device)
     model.eval()
     with torch.no_grad():
         predicted = model(input_ids=ids).logits[:, length + 1 : -1].argmax(-1)
@@ -402,7 +416,8 @@ def probe_reading(model, tokenizer, probe: list[dict]) -> str:
         for row in probe:
             expected = row["messages"][-1]["content"]
             ids = torch.tensor([tokenizer.apply_chat_template(
-                row["messages"][:-1], add_generation_prompt=True, tokenize=True, return_dict=False)])
+                row["messages"][:-1], add_generation_prompt=True, tokenize=True, return_dict=False)],
+                device=model.device)
             out = model.generate(input_ids=ids, max_new_tokens=60, do_sample=False,
                                  eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|end|>")],
                                  pad_token_id=tokenizer.pad_token_id)
@@ -432,12 +447,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m phi3ray.models.tiny")
     parser.add_argument("--pretrain", action="store_true", help="pre-train the weights shipped in the package")
     parser.add_argument("--from-stage", type=int, default=1, help="continue from the shipped weights at this stage")
+    parser.add_argument("--out", default=str(ASSETS), help="where --pretrain writes (default: the package's assets)")
+    parser.add_argument("--device", default=None, help="torch device of --pretrain (default: cuda when there is one)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.pretrain:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-        print(pretrain_weights(start=args.from_stage - 1))
+        print(pretrain_weights(start=args.from_stage - 1, out=Path(args.out), device=args.device))
     else:
         print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))

@@ -36,8 +36,6 @@ from phi3ray.errors import PromptError
 if TYPE_CHECKING:  # this module stays free of torch and weaviate: the Serve Ingress imports it
     from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-    from phi3ray.rag.retriever import RetrievedChunk
-
 INSTRUCTION = (
     "Answer the question using only the numbered sources below. Cite each source you use by its number in "
     "square brackets, like [1] or [2]. If the sources do not contain the answer, say that you do not know."
@@ -53,6 +51,21 @@ MIN_TRUNCATED_TOKENS = 32  # a cut chunk shorter than this is dropped instead
 QUERY_TURNS = 2  # user turns a retrieval query is made of: the last one and the one before it
 SEPARATOR = "\n\n"
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+@dataclass
+class RetrievedChunk:
+    """One chunk a search returned, as the prompt numbers it into a Source (phi3ray.rag.retriever makes them)."""
+
+    object_id: str
+    doc_id: str
+    title: str
+    section: str
+    source: str
+    text: str
+    chunk_index: int
+    score: float  # hybrid score; relative_score fusion: in [0, 1] and normalised per query, higher is better
+    similarity: float | None = None  # cosine(query vector, chunk vector) in [-1, 1]: comparable across queries
 
 
 @dataclass

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 import numpy as np
 import weaviate
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
@@ -13,6 +11,7 @@ from phi3ray.config import RetrieverConfig
 from phi3ray.errors import ConfigValueError
 from phi3ray.rag.connection import connect, describe
 from phi3ray.rag.embedder import shared_embedder
+from phi3ray.rag.prompt import RetrievedChunk
 from phi3ray.rag.schema import check_collection
 from phi3ray.rag.store import ChunkStore
 
@@ -21,19 +20,6 @@ logger = logging.getLogger(__name__)
 FUSIONS = {"relative_score": HybridFusion.RELATIVE_SCORE, "ranked": HybridFusion.RANKED}
 FILTERABLE = ("source", "doc_id")  # metadata a search may be restricted to
 RETURNED = ["doc_id", "title", "section", "source", "text", "chunk_index"]
-
-
-@dataclass
-class RetrievedChunk:
-    object_id: str
-    doc_id: str
-    title: str
-    section: str
-    source: str
-    text: str
-    chunk_index: int
-    score: float  # hybrid score; relative_score fusion: in [0, 1] and normalised per query, higher is better
-    similarity: float | None = None  # cosine(query vector, chunk vector) in [-1, 1]: comparable across queries
 
 
 class Retriever:

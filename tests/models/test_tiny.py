@@ -168,3 +168,19 @@ def test_copy_batches_weigh_only_the_repeats_and_vary_their_length():
     assert len(lengths) > 3  # no fixed offset to copy from: only an induction head solves it
     again = tiny._copy_batches(20, vocab=600, bos=1, seed=3)
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))  # seeded
+
+
+def test_pretraining_into_another_folder_makes_a_loadable_candidate_and_leaves_the_shipped_weights(tmp_path, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from phi3ray.models import tiny
+    from phi3ray.storage import file_sha256
+
+    shipped = file_sha256(ASSETS / "model.safetensors")
+    monkeypatch.setattr(tiny, "PROBE_LESSONS", 2)
+    out = tiny.pretrain_weights((tiny.Stage(2, 1e-3, seed=0, prompt_weight=0.1, copy_every=2),), out=tmp_path / "cand",
+                                device="cpu")
+    assert out == tmp_path / "cand" and file_sha256(ASSETS / "model.safetensors") == shipped
+    assert {p.name for p in ASSETS.iterdir()} <= {p.name for p in out.iterdir()}  # a whole model folder
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert type(model) is Phi3ForCausalLM and model.generation_config.eos_token_id[-1] == 6  # <|end|> stops it

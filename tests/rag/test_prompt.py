@@ -16,7 +16,7 @@ from phi3ray.rag.prompt import (
     cited_numbers,
     count_tokens,
 )
-from phi3ray.rag.retriever import RetrievedChunk
+from phi3ray.rag.prompt import RetrievedChunk
 
 pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 

@@ -10,7 +10,8 @@ import pytest
 from phi3ray.config import RetrieverConfig
 from phi3ray.errors import ConfigValueError
 from phi3ray.rag.quality import load_heldout, recall_at_k
-from phi3ray.rag.retriever import RetrievedChunk, Retriever, build_filter, cosine
+from phi3ray.rag.prompt import RetrievedChunk
+from phi3ray.rag.retriever import Retriever, build_filter, cosine
 from tests.rag.conftest import ROOT
 
 HYBRID_RECALL_AT_5_FLOOR = 0.9  # measured 0.972 (70/72) with alpha=0.5; random top-5 chunks: about 0.11
