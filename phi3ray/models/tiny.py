@@ -22,6 +22,15 @@ reading: 1/30 lessons answered exactly, and on data/pumps base+RAG fell further 
 0.115, 42 questions), as the model garbles pump passages (words its tokenizer of the fictional world cuts
 into pieces) and copies the question's words into plain answers. Not shipped; what is missing is choosing
 where to copy from, in text of any domain.
+
+A later try (branch exp/reading-drills-v3, not shipped either): tied input and output embeddings, a copy
+course alone first (lengths 4-32 said twice, lr 1e-3), where induction heads formed at ~1200 steps (copy of a
+held-back repeat 8% -> 61% from step 500 to 1500), then reading lessons between copy drills and lookup drills
+(a key among near-miss keys, then its value): copies 98%, looks up 100% of asked values, yet on data/pumps
+base+RAG scored F1 0.036 against base 0.074 (84 questions, p = 0.001), answering with the lessons' own brands.
+The mechanism is there; the lessons' one fictional world, in a few templates, is too narrow a language.
+A candidate is made with ``--pretrain --out DIR`` (on a GPU with ``--device cuda``) and tried with
+``jobs/evaluate.py model=tiny model.name_or_path=DIR model.make_if_missing=false`` before it replaces these.
 """
 
 from __future__ import annotations
