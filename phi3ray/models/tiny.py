@@ -275,9 +275,10 @@ def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0
     """Pre-train the tiny Phi-3 from its seed on generic reading lessons and write its weights into out.
 
     About an hour on 2 CPU cores; the weights (~8 MB) are committed so no user pays for it. start > 0
-    continues from the weights in ASSETS with stages[start:] (the earlier stages' output). Into another out
-    than ASSETS the config and tokenizer are copied too, so a candidate (a variant of the recipe, or the recipe
-    on a GPU: device, default CUDA when there is one) loads as a model folder and the shipped one stays.
+    continues with stages[start:] from the earlier stages' output: the weights in out when it holds some, else
+    those in ASSETS. Into another out than ASSETS the tokenizer is copied and the config written too, so a
+    candidate (a variant of the recipe, or the recipe on a GPU: device, default CUDA when there is one) loads as
+    a model folder and the shipped one stays.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, Phi3ForCausalLM
 
@@ -285,8 +286,11 @@ def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0
     torch.manual_seed(0)
     torch.set_num_threads(PRETRAIN_THREADS)
     tokenizer = AutoTokenizer.from_pretrained(ASSETS)
+    out = Path(out)
+    candidate = out.resolve() != ASSETS.resolve()
     if start:
-        model = AutoModelForCausalLM.from_pretrained(ASSETS, dtype=torch.float32)
+        earlier = out if (out / "model.safetensors").is_file() else ASSETS
+        model = AutoModelForCausalLM.from_pretrained(earlier, dtype=torch.float32)
     else:
         model = Phi3ForCausalLM(tiny_config(tokenizer))
     model.to(device)
@@ -299,16 +303,16 @@ def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0
         bos_token_id=tokenizer.bos_token_id, eos_token_id=[tokenizer.eos_token_id, end_id],
         pad_token_id=tokenizer.pad_token_id,
     )
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if out.resolve() != ASSETS.resolve():
+    written = WEIGHTS + ("config.json",) if candidate else WEIGHTS  # the config the weights were made with
+    if candidate:
         for path in ASSETS.iterdir():
-            if path.name not in WEIGHTS:
+            if path.name not in written:
                 shutil.copy(path, out / path.name)
     tmp = Path(tempfile.mkdtemp(prefix=".tiny-weights-"))
     try:
         model.save_pretrained(tmp)
-        for name in WEIGHTS:
+        for name in written:
             shutil.copy(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

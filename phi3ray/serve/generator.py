@@ -36,8 +36,7 @@ from phi3ray.errors import HardwareError, Phi3RayError, PromptError, RequestErro
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
-from phi3ray.rag.prompt import build_prompt
-from phi3ray.rag.prompt import RetrievedChunk
+from phi3ray.rag.prompt import RetrievedChunk, build_prompt
 from phi3ray.serve.catalog import CatalogView, RuntimeAdapter
 from phi3ray.serve.engine import Engine, EngineSettings, Event, Request, request_error, size_kv_cache
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources

@@ -178,6 +178,7 @@ def test_pretraining_into_another_folder_makes_a_loadable_candidate_and_leaves_t
 
     shipped = file_sha256(ASSETS / "model.safetensors")
     monkeypatch.setattr(tiny, "PROBE_LESSONS", 2)
+    monkeypatch.setattr(tiny, "PRETRAIN_THREADS", 1)  # as the suite's torch (tests/conftest.py)
     out = tiny.pretrain_weights((tiny.Stage(2, 1e-3, seed=0, prompt_weight=0.1, copy_every=2),), out=tmp_path / "cand",
                                 device="cpu")
     assert out == tmp_path / "cand" and file_sha256(ASSETS / "model.safetensors") == shipped

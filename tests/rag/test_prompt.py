@@ -10,13 +10,13 @@ from phi3ray.rag.prompt import (
     INSTRUCTION,
     MIN_TRUNCATED_TOKENS,
     NO_SOURCES,
+    RetrievedChunk,
     build_rag_messages,
     retrieval_query,
     with_system_prompt,
     cited_numbers,
     count_tokens,
 )
-from phi3ray.rag.prompt import RetrievedChunk
 
 pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
