@@ -459,7 +459,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m phi3ray.models.tiny")
     parser.add_argument("--pretrain", action="store_true", help="pre-train the weights shipped in the package")
-    parser.add_argument("--from-stage", type=int, default=1, help="continue from the shipped weights at this stage")
+    parser.add_argument("--from-stage", type=int, default=1,
+                        help="continue at this stage from the earlier stages' weights (in --out, else the shipped)")
     parser.add_argument("--out", default=str(ASSETS), help="where --pretrain writes (default: the package's assets)")
     parser.add_argument("--device", default=None, help="torch device of --pretrain (default: cuda when there is one)")
     args = parser.parse_args()
