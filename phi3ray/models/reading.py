@@ -318,3 +318,86 @@ def lessons(count: int, tokenizer, *, seed: int = 0, token_budget: int = 1024, c
         if row is not None:
             rows.append(row)
     return rows
+
+
+# Open lessons: the same reading task in a language with nothing to lean on. The lessons above are one narrow
+# world (a few dozen brands and products, a few sentence templates); a tiny model learns its prior and, given
+# a pump manual, answers in it ("The warranty of the Ravel RA-100 is 12 months."). Here entities, attributes
+# and values are random words of the tokenizer's whole vocabulary, so the passage is the only guide.
+OPEN_STATEMENTS = [
+    "The {a} of the {e} is {v}.", "Each {e} has a {a} of {v}.", "For the {e}, the {a} is {v}.",
+    "On the {e} the {a} reads {v}.", "The {e} {a}: {v}.", "Set the {a} of the {e} to {v}.",
+]
+OPEN_QUESTIONS = ["What is the {a} of the {e}?", "What {a} does the {e} have?", "Which {a} is given for the {e}?",
+                  "What is the {e} {a}?", "Tell me the {a} of the {e}."]
+
+
+def vocabulary_words(tokenizer) -> list[str]:
+    """The lower-case words (three letters or more) that the tokenizer holds as one token after a space, sorted."""
+    return sorted({token[1:] for token in tokenizer.get_vocab() if re.fullmatch(r"Ġ[a-z]{3,}", token)})
+
+
+def _open_fact(rng: random.Random, words: list[str], entity: str, attribute: str) -> tuple[str, str]:
+    """(statement, question) about one attribute of one entity; the value is fresh random words or a figure."""
+    if rng.random() < 0.4:
+        value = f"{rng.randint(2, 990)} {rng.choice(words)}"
+    else:
+        value = " ".join(rng.sample(words, rng.randint(1, 2)))
+    slots = dict(a=attribute, e=entity, v=value)
+    return rng.choice(OPEN_STATEMENTS).format(**slots), rng.choice(OPEN_QUESTIONS).format(**slots)
+
+
+def open_lesson(rng: random.Random, tokenizer, words: list[str], *, token_budget: int, context_length: int,
+                answer_tokens: int) -> dict | None:
+    """One chat row of the reading task (see the module docstring) about entities made of random words.
+
+    Siblings share a name's first word ("harbor 40", "harbor 60") and their passages state the same attributes,
+    so only the whole name finds the gold statement; in a fifth of the rows the asked attribute of the asked
+    entity is stated nowhere (its siblings' are) and the answer is the abstention.
+    """
+    stem = rng.choice(words)
+    siblings = [f"{stem} {x}" for x in (rng.sample(range(2, 100), rng.randint(2, 4)) if rng.random() < 0.5
+                                        else rng.sample(words, rng.randint(2, 4)))]
+    attributes = [" ".join(rng.sample(words, rng.randint(1, 2))) for _ in range(rng.randint(3, 6))]
+    target, asked = rng.choice(siblings), rng.choice(attributes)
+    absent = rng.random() < 0.2
+    gold, question = _open_fact(rng, words, target, asked)
+    chunks = []
+    for entity in siblings:
+        stated = [a for a in attributes if rng.random() < 0.7 or a == asked]
+        statements = [gold if (entity, a) == (target, asked) else _open_fact(rng, words, entity, a)[0]
+                      for a in stated if not (absent and (entity, a) == (target, asked))]
+        filler = [" ".join(rng.choices(words, k=rng.randint(4, 10))).capitalize() + "."
+                  for _ in range(rng.randint(0, 3))]
+        text = statements + filler
+        rng.shuffle(text)
+        title = f"{entity} {rng.choice(words)}"
+        if text:
+            chunks.append((title, rng.choice(words), " ".join(text)))
+    rng.shuffle(chunks)
+    retrieved = [_chunk(t, s, x, rank) for rank, (t, s, x) in enumerate(chunks)]
+    messages, sources = build_prompt([{"role": "user", "content": question}], retrieved, tokenizer, system_prompt=None,
+                                     token_budget=token_budget, context_length=context_length,
+                                     answer_tokens=answer_tokens)
+    if absent:
+        answer = ABSTAIN
+    else:
+        texts = {c.object_id: c.text for c in retrieved}
+        number = next((s.number for s in sources if gold in texts[s.object_id]), None)
+        if number is None or gold not in messages[-1]["content"]:
+            return None  # the budget cut the gold statement: draw again
+        answer = f"{gold} [{number}]"
+    return {"messages": messages + [{"role": "assistant", "content": answer}], "kind": "absent" if absent else "read"}
+
+
+def open_lessons(count: int, tokenizer, *, seed: int = 0, token_budget: int = 1024, context_length: int = 1024,
+                 answer_tokens: int = 128) -> list[dict]:
+    """count open lessons, deterministic for (seed, count, tokenizer)."""
+    rng, words = random.Random(seed), vocabulary_words(tokenizer)
+    rows: list[dict] = []
+    while len(rows) < count:
+        row = open_lesson(rng, tokenizer, words, token_budget=token_budget, context_length=context_length,
+                          answer_tokens=answer_tokens)
+        if row is not None:
+            rows.append(row)
+    return rows

@@ -15,7 +15,7 @@ expected on the same CPU and torch build (torch does not promise it across them)
 predate a fix to the lessons: their distractor sections came in a set's order, which follows Python's
 per-process hash seed, so no re-run makes exactly those lessons again (now every process makes the same).
 
-Copying is one half of reading, and a Stage can teach it (copy_every: random sequences said three times):
+Copying is one half of reading, and a Stage can teach it (a pattern with C, copy drills; then random sequences said three times):
 continuing the shipped weights with 900 copy steps (on 512 of its tokens, which taught no copying of the
 others), then 900 and 1500 steps of reading lessons with every second and third step a copy batch, took its copy of a repeat from 0% to 99% (probe_copying), but not its
 reading: 1/30 lessons answered exactly, and on data/pumps base+RAG fell further below base (F1 0.042 vs
@@ -113,8 +113,8 @@ def build_tokenizer(texts: list[str], vocab_size: int = 4096):
     return tokenizer
 
 
-def tiny_config(tokenizer):
-    """A Phi3Config with TINY_DIMS and the tokenizer's special ids."""
+def tiny_config(tokenizer, tied: bool = False):
+    """A Phi3Config with TINY_DIMS and the tokenizer's special ids (tied: one matrix embeds and unembeds)."""
     from transformers import Phi3Config
 
     return Phi3Config(
@@ -122,7 +122,7 @@ def tiny_config(tokenizer):
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
+        tie_word_embeddings=tied,
         sliding_window=None,
         rope_scaling=None,
         **TINY_DIMS,
@@ -255,12 +255,26 @@ class Stage:
     seed: int  # of its lessons (the probe lessons use seed + 1)
     prompt_weight: float  # loss weight of a prompt token relative to an answer token
     separate: bool = False  # normalise the answer's and the prompt's loss apart (answer mean + w * prompt mean)
-    copy_every: int = 0  # every copy_every-th step is a copy batch instead of reading lessons (1: a copy course)
+    pattern: str = "R"  # what each step trains on, cycled: a letter of DRILLS
 
 
-COPY_BATCH = 64  # sequences per copy batch
-COPY_LENGTHS = (6, 20)  # tokens of a sequence, drawn per batch
-COPY_REPEATS = 3  # times a sequence is said: the second and third are copies
+# R: reading lessons (phi3ray.models.reading.lessons); O: open lessons, the same task in random words
+# (reading.open_lessons); C: a copy drill (_copy_batches); L: a lookup drill (_lookup_batches)
+DRILLS = "ROCL"
+COPY_BATCH = 64  # sequences per copy or lookup batch
+COPY_LENGTHS = (4, 32)  # tokens of a sequence, drawn per batch
+COPY_REPEATS = 2  # times a sequence is said: the second is the copy
+LOOKUP_PAIRS = (6, 20)  # key-value pairs of a lookup row, drawn per batch
+LOOKUP_KEY, LOOKUP_VALUE = 3, 2  # tokens of a key and of its value
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a tiny Phi-3 is pre-trained from its seed: the stages, and whether input and output embeddings are tied."""
+
+    stages: tuple[Stage, ...]
+    tied: bool = False
+
 
 # Stage 1 learns the language of manuals, the prompt's layout and the answer's form, with every token weighed
 # (answers 1, prompts PROMPT_LOSS_WEIGHT); stage 2 puts the weight on the answers: reading, citing, abstaining.
@@ -268,14 +282,25 @@ PRETRAIN_STAGES = (
     Stage(PRETRAIN_STEPS, PRETRAIN_LR, seed=0, prompt_weight=PROMPT_LOSS_WEIGHT),
     Stage(700, 1e-3, seed=2, prompt_weight=0.05, separate=True),
 )
+RECIPES = {
+    "shipped": Recipe(PRETRAIN_STAGES),
+    # A candidate reader (issue 12): tied embeddings and a copy course alone first, where induction heads form
+    # (lr 1e-3, lengths 4-32 said twice), then reading lessons of both worlds between copy and
+    # lookup drills, then the same with the weight on the answers.
+    "reader": Recipe((
+        Stage(1500, 1e-3, seed=10, prompt_weight=0.0, pattern="C"),
+        Stage(1200, 1e-3, seed=11, prompt_weight=PROMPT_LOSS_WEIGHT, pattern="ROOROCL"),
+        Stage(600, 5e-4, seed=13, prompt_weight=0.05, separate=True, pattern="ROOROCL"),
+    ), tied=True),
+}
 
 
-def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0, out: Path = ASSETS,
+def pretrain_weights(recipe: Recipe = RECIPES["shipped"], start: int = 0, out: Path = ASSETS,
                      device: str | None = None) -> Path:
     """Pre-train the tiny Phi-3 from its seed on generic reading lessons and write its weights into out.
 
     About an hour on 2 CPU cores; the weights (~8 MB) are committed so no user pays for it. start > 0
-    continues with stages[start:] from the earlier stages' output: the weights in out when it holds some, else
+    continues with recipe.stages[start:] from the earlier stages' output: the weights in out when it holds some, else
     those in ASSETS. Into another out than ASSETS the tokenizer is copied and the config written too, so a
     candidate (a variant of the recipe, or the recipe on a GPU: device, default CUDA when there is one) loads as
     a model folder and the shipped one stays.
@@ -292,10 +317,10 @@ def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0
         earlier = out if (out / "model.safetensors").is_file() else ASSETS
         model = AutoModelForCausalLM.from_pretrained(earlier, dtype=torch.float32)
     else:
-        model = Phi3ForCausalLM(tiny_config(tokenizer))
+        model = Phi3ForCausalLM(tiny_config(tokenizer, tied=recipe.tied))
     model.to(device)
-    for number, stage in enumerate(stages[start:], start=start + 1):
-        _run_stage(model, tokenizer, stage, f"pre-training the tiny Phi-3, stage {number}/{len(stages)}")
+    for number, stage in enumerate(recipe.stages[start:], start=start + 1):
+        _run_stage(model, tokenizer, stage, f"pre-training the tiny Phi-3, stage {number}/{len(recipe.stages)}")
     model.to("cpu")
     model.eval()
     end_id = tokenizer.convert_tokens_to_ids("<|end|>")
@@ -320,15 +345,25 @@ def pretrain_weights(stages: tuple[Stage, ...] = PRETRAIN_STAGES, start: int = 0
 
 
 def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
-    from phi3ray.models.reading import lessons
+    from phi3ray.models.reading import lessons, open_lessons
 
-    copies = stage.steps // stage.copy_every if stage.copy_every else 0
-    rows = lessons((stage.steps - copies) * PRETRAIN_BATCH, tokenizer, seed=stage.seed)
-    reading = iter(_length_batches([_tokenize(tokenizer, row, stage.prompt_weight) for row in rows], PRETRAIN_BATCH,
-                                   stage.seed))  # in their seeded order: a stage without copy batches is as before
-    copying = iter(_copy_batches(copies, len(tokenizer), tokenizer.bos_token_id, stage.seed))
-    batches = [next(copying) if stage.copy_every and step % stage.copy_every == 0 else next(reading)
-               for step in range(1, stage.steps + 1)]
+    kinds = [stage.pattern[i % len(stage.pattern)] for i in range(stage.steps)]
+    unknown = set(kinds) - set(DRILLS)
+    if unknown:
+        raise ValueError(f"stage pattern {stage.pattern!r}: unknown drill {sorted(unknown)} (known: {DRILLS})")
+    vocab, bos = len(tokenizer), tokenizer.bos_token_id
+    make = {  # kind -> its batches, in their seeded order (a stage of reading lessons only is as before)
+        "R": lambda n: _length_batches([_tokenize(tokenizer, row, stage.prompt_weight)
+                                        for row in lessons(n * PRETRAIN_BATCH, tokenizer, seed=stage.seed)],
+                                       PRETRAIN_BATCH, stage.seed),
+        "O": lambda n: _length_batches([_tokenize(tokenizer, row, stage.prompt_weight)
+                                        for row in open_lessons(n * PRETRAIN_BATCH, tokenizer, seed=stage.seed)],
+                                       PRETRAIN_BATCH, stage.seed),
+        "C": lambda n: _copy_batches(n, vocab, bos, stage.seed),
+        "L": lambda n: _lookup_batches(n, vocab, bos, stage.seed),
+    }
+    streams = {kind: iter(make[kind](kinds.count(kind))) for kind in DRILLS if kind in kinds}
+    batches = [next(streams[kind]) for kind in kinds]
     probe = lessons(PROBE_LESSONS, tokenizer, seed=stage.seed + 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=0.01, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -357,8 +392,8 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if step % PROBE_EVERY == 0 or step == len(batches):
-            bar.write(f"step {step}: loss {loss.item():.3f}, {probe_copying(model, tokenizer.bos_token_id)}, "
-                      f"{probe_reading(model, tokenizer, probe)}")
+            bar.write(f"step {step}: loss {loss.item():.3f}, {probe_copying(model, bos)}, "
+                      f"{probe_lookup(model, bos)}, {probe_reading(model, tokenizer, probe)}")
 
 
 def _tokenize(tokenizer, row: dict, prompt_weight: float) -> tuple[list[int], list[float]]:
@@ -400,6 +435,48 @@ def probe_copying(model, bos: int, length: int = 12, rows: int = 32) -> str:
     with torch.no_grad():
         predicted = model(input_ids=ids).logits[:, length + 1 : -1].argmax(-1)
     return f"copies {(predicted == ids[:, length + 2 :]).float().mean().item():.0%} of a repeat"
+
+
+def _lookup_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """steps batches of multi-query associative recall: BOS, key-value pairs, then every key again and its value.
+
+    Keys are LOOKUP_KEY random tokens, and keys come in pairs sharing all but their last token (near misses, as
+    LK-40 and LK-60 in a manual): only the whole key finds the value. Only the asked-for values weigh. Learning
+    it is what answering a question from a passage needs beyond copying (Arora et al. 2023, "Zoology": recall
+    in context is what separates attention from the rest).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    first = len(SPECIAL_TOKENS)
+    batches = []
+    for _ in range(steps):
+        pairs = 2 * (int(torch.randint(LOOKUP_PAIRS[0], LOOKUP_PAIRS[1] + 1, (1,), generator=generator)) // 2)
+        keys = torch.randint(first, vocab, (COPY_BATCH, pairs, LOOKUP_KEY), generator=generator)
+        keys[:, 1::2, :-1] = keys[:, 0::2, :-1]  # each odd key is a near miss of the even one before it
+        shift = torch.randint(1, vocab - first, (COPY_BATCH, pairs // 2), generator=generator)
+        keys[:, 1::2, -1] = (keys[:, 0::2, -1] - first + shift) % (vocab - first) + first  # but not the same key
+        values = torch.randint(first, vocab, (COPY_BATCH, pairs, LOOKUP_VALUE), generator=generator)
+        items = torch.cat([keys, values], dim=2)  # (B, pairs, key + value)
+        told = torch.gather(items, 1, torch.rand(COPY_BATCH, pairs, generator=generator).argsort(1)[..., None]
+                            .expand_as(items))
+        asked = torch.gather(items, 1, torch.rand(COPY_BATCH, pairs, generator=generator).argsort(1)[..., None]
+                             .expand_as(items))
+        ids = torch.cat([torch.full((COPY_BATCH, 1), bos), told.flatten(1), asked.flatten(1)], dim=1)
+        weights = torch.zeros(COPY_BATCH, pairs, LOOKUP_KEY + LOOKUP_VALUE)
+        weights[..., LOOKUP_KEY:] = 1.0
+        weights = torch.cat([torch.zeros(COPY_BATCH, 1 + told[0].numel()), weights.flatten(1)], dim=1)
+        batches.append((ids, weights))
+    return batches
+
+
+def probe_lookup(model, bos: int) -> str:
+    """Share of the asked-for values of held-back lookup rows that the model predicts right (teacher-forced)."""
+    ids, weights = _lookup_batches(1, model.config.vocab_size, bos, seed=12345)[0]
+    ids, weights = ids[:32].to(model.device), weights[:32].to(model.device)
+    model.eval()
+    with torch.no_grad():
+        predicted = model(input_ids=ids).logits[:, :-1].argmax(-1)
+    asked = weights[:, 1:] > 0
+    return f"looks up {(predicted == ids[:, 1:])[asked].float().mean().item():.0%} of the values"
 
 
 def _length_batches(rows: list[tuple[list[int], list[float]]], size: int, seed: int):
@@ -463,12 +540,17 @@ if __name__ == "__main__":
                         help="continue at this stage from the earlier stages' weights (in --out, else the shipped)")
     parser.add_argument("--out", default=str(ASSETS), help="where --pretrain writes (default: the package's assets)")
     parser.add_argument("--device", default=None, help="torch device of --pretrain (default: cuda when there is one)")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="shipped",
+                        help="the stages --pretrain runs (default: those of the shipped weights)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.pretrain:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-        print(pretrain_weights(start=args.from_stage - 1, out=Path(args.out), device=args.device))
+        if args.recipe != "shipped" and Path(args.out).resolve() == ASSETS.resolve():
+            parser.error("--recipe other than the shipped one writes a candidate: give --out DIR")
+        print(pretrain_weights(RECIPES[args.recipe], start=args.from_stage - 1, out=Path(args.out),
+                               device=args.device))
     else:
         print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))

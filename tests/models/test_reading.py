@@ -93,7 +93,7 @@ def test_answerable_lessons_copy_the_gold_sentence_and_cite_its_source(rows):
         prompt, answer = row["messages"][-2]["content"], row["messages"][-1]["content"]
         assert prompt.startswith(INSTRUCTION) and "\n\nQuestion: " in prompt
         sentence, number = re.fullmatch(r"(.+) \[(\d+)\]", answer).groups()
-        block = prompt.split(f"[{number}] ", 1)[1].split("\n\n[", 1)[0].split("\n\nQuestion: ", 1)[0]
+        block = prompt.split(f"\n[{number}] ", 1)[1].split("\n\n[", 1)[0].split("\n\nQuestion: ", 1)[0]
         table = re.fullmatch(r"The (.+) of the .+ is (.+)\.", sentence)  # a table row, said as a sentence
         in_table = table is not None and f"| {table[1].capitalize()} | {table[2]} |" in block
         assert sentence in block or in_table, f"the cited source [{number}] does not hold {sentence!r}"
@@ -139,3 +139,44 @@ def test_lessons_do_not_depend_on_the_interpreters_hash_seed():
         out = subprocess.run([sys.executable, "-c", _DIGEST], env=env, capture_output=True, text=True, check=True)
         digests.add(out.stdout.strip().splitlines()[-1])
     assert len(digests) == 1, digests
+
+
+@pytest.fixture(scope="module")
+def open_rows(tokenizer):
+    return reading.open_lessons(300, tokenizer, seed=7)
+
+
+def test_open_lessons_are_made_of_vocabulary_words_and_share_no_fact_or_name_with_the_sample(tokenizer, open_rows):
+    words = reading.vocabulary_words(tokenizer)
+    assert len(words) > 1000 and all(re.fullmatch(r"[a-z]{3,}", w) for w in words)
+    lessons = [_lesson_text(r) for r in open_rows]
+    named = sorted({m.group(0) for text in lessons for m in PUMP_NAMES.finditer(text)})
+    assert not named, f"pump names in the open lessons: {named}"
+    shared = set().union(*(_ngrams(t) for t in lessons)) & set().union(*(_ngrams(t) for t in _pump_texts()))
+    assert not shared, f"{len(shared)} {NGRAM}-word runs shared with data/pumps, e.g. {sorted(shared)[:3]}"
+
+
+def test_open_lessons_copy_the_one_statement_about_the_whole_name_or_abstain(open_rows):
+    kinds = [r["kind"] for r in open_rows]
+    assert 0.1 < kinds.count("absent") / len(kinds) < 0.3 and set(kinds) == {"read", "absent"}
+    near_misses = 0
+    for row in open_rows:
+        prompt, answer = row["messages"][-2]["content"], row["messages"][-1]["content"]
+        assert prompt.startswith(INSTRUCTION)
+        sources = prompt.split("\n\nQuestion: ")[0]
+        if row["kind"] == "absent":
+            assert answer == ABSTAIN
+            continue
+        statement, number = re.fullmatch(r"(.+) \[(\d+)\]", answer).groups()
+        block = sources.split(f"\n[{number}] ", 1)[1].split("\n\n[", 1)[0]
+        assert statement in block and sources.count(statement) == 1
+        entity = " ".join(block.split()[:2])  # a source's title is its entity's name and a word
+        assert entity in statement and entity in prompt.rsplit("Question: ", 1)[1]
+        titles = re.findall(r"^\[\d+\] (\w+ \w+) ", sources, re.M)
+        near_misses += any(t != entity and t.split()[0] == entity.split()[0] for t in titles)
+    assert near_misses > 0.8 * kinds.count("read")  # a sibling's name shares the first word: only the whole name finds it
+
+
+def test_open_lessons_are_deterministic(tokenizer, open_rows):
+    assert reading.open_lessons(300, tokenizer, seed=7) == open_rows
+    assert reading.open_lessons(20, tokenizer, seed=8) != open_rows[:20]

@@ -170,6 +170,39 @@ def test_copy_batches_weigh_only_the_repeats_and_vary_their_length():
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))  # seeded
 
 
+@pytest.mark.fast
+def test_lookup_batches_ask_every_key_among_near_misses_and_weigh_only_the_values():
+    from phi3ray.models import tiny
+
+    span = tiny.LOOKUP_KEY + tiny.LOOKUP_VALUE
+    batches = tiny._lookup_batches(6, vocab=600, bos=1, seed=5)
+    for ids, weights in batches:
+        pairs = (ids.shape[1] - 1) // (2 * span)
+        assert ids.shape[1] == 1 + 2 * pairs * span and (ids[:, 0] == 1).all() and ids[:, 1:].min() >= 8
+        told = ids[:, 1 : 1 + pairs * span].reshape(len(ids), pairs, span)
+        asked = ids[:, 1 + pairs * span :].reshape(len(ids), pairs, span)
+        for row in range(len(ids)):
+            table = {tuple(item[: tiny.LOOKUP_KEY].tolist()): item[tiny.LOOKUP_KEY :].tolist() for item in told[row]}
+            assert len(table) == pairs  # every key is whole-unique
+            for item in asked[row]:  # every key is asked once, and its value is the one told
+                assert table.pop(tuple(item[: tiny.LOOKUP_KEY].tolist())) == item[tiny.LOOKUP_KEY :].tolist()
+            prefixes = {k[:-1] for k in {tuple(item[: tiny.LOOKUP_KEY].tolist()) for item in told[row]}}
+            assert len(prefixes) == pairs // 2  # keys come in near-miss pairs: only the last token tells them apart
+        w = weights[:, 1 + pairs * span :].reshape(len(ids), pairs, span)
+        assert (weights[:, : 1 + pairs * span] == 0).all() and (w[..., : tiny.LOOKUP_KEY] == 0).all()
+        assert (w[..., tiny.LOOKUP_KEY :] == 1).all()
+    assert len({ids.shape[1] for ids, _ in batches}) > 1
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, tiny._lookup_batches(6, vocab=600, bos=1, seed=5)))
+
+
+@pytest.mark.fast
+def test_a_stage_with_an_unknown_drill_is_refused_before_training():
+    from phi3ray.models import tiny
+
+    with pytest.raises(ValueError, match="unknown drill \\['X'\\]"):
+        tiny._run_stage(None, None, tiny.Stage(3, 1e-3, seed=0, prompt_weight=0.1, pattern="RX"), "")
+
+
 def test_pretraining_into_another_folder_makes_a_loadable_candidate_and_leaves_the_shipped_weights(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM
 
@@ -179,9 +212,10 @@ def test_pretraining_into_another_folder_makes_a_loadable_candidate_and_leaves_t
     shipped = file_sha256(ASSETS / "model.safetensors")
     monkeypatch.setattr(tiny, "PROBE_LESSONS", 2)
     monkeypatch.setattr(tiny, "PRETRAIN_THREADS", 1)  # as the suite's torch (tests/conftest.py)
-    out = tiny.pretrain_weights((tiny.Stage(2, 1e-3, seed=0, prompt_weight=0.1, copy_every=2),), out=tmp_path / "cand",
-                                device="cpu")
+    recipe = tiny.Recipe((tiny.Stage(4, 1e-3, seed=0, prompt_weight=0.1, pattern="ROCL"),), tied=True)
+    out = tiny.pretrain_weights(recipe, out=tmp_path / "cand", device="cpu")
     assert out == tmp_path / "cand" and file_sha256(ASSETS / "model.safetensors") == shipped
     assert {p.name for p in ASSETS.iterdir()} <= {p.name for p in out.iterdir()}  # a whole model folder
     model = AutoModelForCausalLM.from_pretrained(out)
     assert type(model) is Phi3ForCausalLM and model.generation_config.eos_token_id[-1] == 6  # <|end|> stops it
+    assert model.config.tie_word_embeddings and model.lm_head.weight is model.model.embed_tokens.weight
