@@ -15,20 +15,22 @@ expected on the same CPU and torch build (torch does not promise it across them)
 predate a fix to the lessons: their distractor sections came in a set's order, which follows Python's
 per-process hash seed, so no re-run makes exactly those lessons again (now every process makes the same).
 
-Copying is one half of reading, and a Stage can teach it (a pattern with C, copy drills; then random sequences said three times):
-continuing the shipped weights with 900 copy steps (on 512 of its tokens, which taught no copying of the
-others), then 900 and 1500 steps of reading lessons with every second and third step a copy batch, took its copy of a repeat from 0% to 99% (probe_copying), but not its
-reading: 1/30 lessons answered exactly, and on data/pumps base+RAG fell further below base (F1 0.042 vs
-0.115, 42 questions), as the model garbles pump passages (words its tokenizer of the fictional world cuts
-into pieces) and copies the question's words into plain answers. Not shipped; what is missing is choosing
-where to copy from, in text of any domain.
+What trying to make it read has found (issue 12's notes hold the figures and commands):
+- Copying is one half of reading. Mixed into reading lessons, copy drills took the shipped weights' copy of
+  a repeat from 0% to 99%, but not their reading. Induction heads (Olsson et al. 2022) form reliably only from
+  a seed with tied embeddings and a copy course alone first (lengths 4-32 said twice, lr 1e-3): the copy of a
+  held-back repeat jumps from ~7% to ~60% between steps 900 and 1500.
+- Then reading lessons between copy and lookup drills (multi-query recall among near-miss keys) give copies
+  98-100% and lookups 99-100%. Yet on held-back lessons the greedy answer is exactly right 0-2 times in 30,
+  while 72-90% of the answer's tokens are predicted right teacher-forced. The step that fails is locating the
+  one statement about the whole key (attribute and entity, in one of several sentence shapes, among siblings'
+  statements) before copying it: the first words of the answer choose the wrong sentence, and the rest is
+  copied faithfully from there.
+- On data/pumps, RAG never helped: with the fictional world's lessons the model answers pump questions in
+  that world's brands; with lessons in random words (reading.open_lessons) it copies pump words into the
+  answer's template. RECIPES["reader"] is the last whole recipe tried (``--pretrain --recipe reader --out
+  DIR``, ~25 min on 2 cores).
 
-A later try (branch exp/reading-drills-v3, not shipped either): tied input and output embeddings, a copy
-course alone first (lengths 4-32 said twice, lr 1e-3), where induction heads formed at ~1200 steps (copy of a
-held-back repeat 8% -> 61% from step 500 to 1500), then reading lessons between copy drills and lookup drills
-(a key among near-miss keys, then its value): copies 98%, looks up 100% of asked values, yet on data/pumps
-base+RAG scored F1 0.036 against base 0.074 (84 questions, p = 0.001), answering with the lessons' own brands.
-The mechanism is there; the lessons' one fictional world, in a few templates, is too narrow a language.
 A candidate is made with ``--pretrain --out DIR`` (on a GPU with ``--device cuda``) and tried with
 ``jobs/evaluate.py model=tiny model.name_or_path=DIR model.make_if_missing=false`` before it replaces these.
 """
@@ -364,7 +366,9 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
     }
     streams = {kind: iter(make[kind](kinds.count(kind))) for kind in DRILLS if kind in kinds}
     batches = [next(streams[kind]) for kind in kinds]
-    probe = lessons(PROBE_LESSONS, tokenizer, seed=stage.seed + 1)
+    probes = {"lessons": lessons(PROBE_LESSONS, tokenizer, seed=stage.seed + 1)}
+    if "O" in kinds:
+        probes["open lessons"] = open_lessons(PROBE_LESSONS // 2, tokenizer, seed=stage.seed + 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=0.01, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, stage.lr, total_steps=len(batches), pct_start=0.05, final_div_factor=20
@@ -392,8 +396,9 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if step % PROBE_EVERY == 0 or step == len(batches):
+            read = "; ".join(f"{name}: {probe_reading(model, tokenizer, rows)}" for name, rows in probes.items())
             bar.write(f"step {step}: loss {loss.item():.3f}, {probe_copying(model, bos)}, "
-                      f"{probe_lookup(model, bos)}, {probe_reading(model, tokenizer, probe)}")
+                      f"{probe_lookup(model, bos)}; {read}")
 
 
 def _tokenize(tokenizer, row: dict, prompt_weight: float) -> tuple[list[int], list[float]]:
@@ -497,32 +502,38 @@ def _length_batches(rows: list[tuple[list[int], list[float]]], size: int, seed: 
 
 
 def probe_reading(model, tokenizer, probe: list[dict]) -> str:
-    """Greedy answers to held-back lessons: how often the cited sentence and the abstentions are right."""
+    """Held-back lessons answered greedily (the cited sentence exactly right, the right citation, the right
+    abstentions) and teacher-forced (the share of the answers' tokens predicted right: the gap between the two
+    is where the greedy answer goes astray)."""
     from phi3ray.rag.prompt import is_abstention
 
     model.eval()
-    exact = cited = abstained_right = answerable = unanswerable = plain = 0
+    exact = cited = abstained_right = answerable = unanswerable = 0
+    right = total = 0
     with torch.no_grad():
         for row in probe:
             expected = row["messages"][-1]["content"]
-            ids = torch.tensor([tokenizer.apply_chat_template(
+            ids, weights = _tokenize(tokenizer, row, 0.0)
+            ids, answer_mask = torch.tensor([ids], device=model.device), torch.tensor(weights[1:]) == 1.0
+            predicted = model(input_ids=ids).logits[0, :-1].argmax(-1).cpu()
+            right += int((predicted == ids[0, 1:].cpu())[answer_mask].sum())
+            total += int(answer_mask.sum())
+            prompt = torch.tensor([tokenizer.apply_chat_template(
                 row["messages"][:-1], add_generation_prompt=True, tokenize=True, return_dict=False)],
                 device=model.device)
-            out = model.generate(input_ids=ids, max_new_tokens=60, do_sample=False,
+            out = model.generate(input_ids=prompt, max_new_tokens=60, do_sample=False,
                                  eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|end|>")],
                                  pad_token_id=tokenizer.pad_token_id)
-            answer = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
-            if row["kind"] == "plain":
-                plain += 1
-            elif row["kind"] == "read":
+            answer = tokenizer.decode(out[0, prompt.shape[1]:], skip_special_tokens=True).strip()
+            if row["kind"] == "read":
                 answerable += 1
                 exact += answer == expected
                 cited += expected.rsplit("[", 1)[-1] in answer
-            else:
+            elif row["kind"] != "plain":
                 unanswerable += 1
                 abstained_right += is_abstention(answer)
     return (f"read exactly {exact}/{answerable}, right citation {cited}/{answerable}, "
-            f"abstained {abstained_right}/{unanswerable}")
+            f"abstained {abstained_right}/{unanswerable}, answer tokens right {right / max(total, 1):.0%}")
 
 
 if __name__ == "__main__":
