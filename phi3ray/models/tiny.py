@@ -28,8 +28,9 @@ What trying to make it read has found (issue 12's notes hold the figures and com
   copied faithfully from there.
 - On data/pumps, RAG never helped: with the fictional world's lessons the model answers pump questions in
   that world's brands; with lessons in random words (reading.open_lessons) it copies pump words into the
-  answer's template. RECIPES["reader"] is the last whole recipe tried (``--pretrain --recipe reader --out
-  DIR``, ~25 min on 2 cores).
+  answer's template. RECIPES["reader"] is the best recipe tried (``--pretrain --recipe reader --out DIR``,
+  ~28 min on 2 cores): with RAG the reference answers' perplexity falls from 6300 to 2600, so it does use the
+  sources, but its F1 does not rise (0.041 against 0.053 without, p = 0.43).
 
 A candidate is made with ``--pretrain --out DIR`` (on a GPU with ``--device cuda``) and tried with
 ``jobs/evaluate.py model=tiny model.name_or_path=DIR model.make_if_missing=false`` before it replaces these.
@@ -288,11 +289,13 @@ RECIPES = {
     "shipped": Recipe(PRETRAIN_STAGES),
     # A candidate reader (issue 12): tied embeddings and a copy course alone first, where induction heads form
     # (lr 1e-3, lengths 4-32 said twice), then reading lessons of both worlds between copy and
-    # lookup drills, then the same with the weight on the answers.
+    # lookup drills, then the same with the weight on the answers, then open lessons' answers alone (the closest
+    # to RAG helping on data/pumps yet: base+RAG F1 0.041 vs base 0.053, p = 0.43).
     "reader": Recipe((
         Stage(1500, 1e-3, seed=10, prompt_weight=0.0, pattern="C"),
         Stage(1200, 1e-3, seed=11, prompt_weight=PROMPT_LOSS_WEIGHT, pattern="ROOROCL"),
         Stage(600, 5e-4, seed=13, prompt_weight=0.05, separate=True, pattern="ROOROCL"),
+        Stage(900, 1e-3, seed=21, prompt_weight=0.0, separate=True, pattern="OOOCL"),
     ), tied=True),
 }
 
