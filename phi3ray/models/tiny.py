@@ -262,13 +262,15 @@ class Stage:
 
 
 # R: reading lessons (phi3ray.models.reading.lessons); O: open lessons, the same task in random words
-# (reading.open_lessons); C: a copy drill (_copy_batches); L: a lookup drill (_lookup_batches)
-DRILLS = "ROCL"
+# (reading.open_lessons); C: a copy drill (_copy_batches); L: a lookup drill (_lookup_batches); S: a lookup
+# drill whose key is spread (_spread_batches)
+DRILLS = "ROCLS"
 COPY_BATCH = 64  # sequences per copy or lookup batch
 COPY_LENGTHS = (4, 32)  # tokens of a sequence, drawn per batch
 COPY_REPEATS = 2  # times a sequence is said: the second is the copy
 LOOKUP_PAIRS = (6, 20)  # key-value pairs of a lookup row, drawn per batch
 LOOKUP_KEY, LOOKUP_VALUE = 3, 2  # tokens of a key and of its value
+SPREAD_TABLE = (2, 4)  # entities and attributes of a spread-lookup table, each drawn per batch
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,7 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
                                        PRETRAIN_BATCH, stage.seed),
         "C": lambda n: _copy_batches(n, vocab, bos, stage.seed),
         "L": lambda n: _lookup_batches(n, vocab, bos, stage.seed),
+        "S": lambda n: _spread_batches(n, vocab, bos, stage.seed),
     }
     streams = {kind: iter(make[kind](kinds.count(kind))) for kind in DRILLS if kind in kinds}
     batches = [next(streams[kind]) for kind in kinds]
@@ -401,7 +404,7 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
         if step % PROBE_EVERY == 0 or step == len(batches):
             read = "; ".join(f"{name}: {probe_reading(model, tokenizer, rows)}" for name, rows in probes.items())
             bar.write(f"step {step}: loss {loss.item():.3f}, {probe_copying(model, bos)}, "
-                      f"{probe_lookup(model, bos)}; {read}")
+                      f"{probe_lookup(model, bos)}, {probe_locating(model, bos)}; {read}")
 
 
 def _tokenize(tokenizer, row: dict, prompt_weight: float) -> tuple[list[int], list[float]]:
@@ -485,6 +488,66 @@ def probe_lookup(model, bos: int) -> str:
         predicted = model(input_ids=ids).logits[:, :-1].argmax(-1)
     asked = weights[:, 1:] > 0
     return f"looks up {(predicted == ids[:, 1:])[asked].float().mean().item():.0%} of the values"
+
+
+def _spread_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """steps batches of lookup by a key in two parts said apart: the locating step of reading, in random tokens.
+
+    A row is a table of entities (two tokens; siblings share the first, as LK-40 and LK-60) by attributes (one
+    token; every entity has them all), each cell said as (entity, attribute, value) or (attribute, entity,
+    value) with 0-2 random tokens between the parts, in a random order; then half the cells are asked as
+    entity, attribute -> value. Only both parts find the value; only the asked values weigh. A value's first
+    token is the located one (probe_locating), its second a copy.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    first = len(SPECIAL_TOKENS)
+
+    def tokens(n: int) -> list[int]:
+        return torch.randint(first, vocab, (n,), generator=generator).tolist()
+
+    def filler() -> list[int]:
+        return tokens(int(torch.randint(0, 3, (1,), generator=generator)))
+
+    batches = []
+    for _ in range(steps):
+        n_entities, n_attributes = (int(torch.randint(SPREAD_TABLE[0], SPREAD_TABLE[1] + 1, (1,), generator=generator))
+                                    for _ in range(2))
+        rows = []
+        for _ in range(COPY_BATCH):
+            stem = tokens(1)
+            entities = [stem + tokens(1) for _ in range(n_entities)]
+            attributes = [tokens(1) for _ in range(n_attributes)]
+            cells = [(e, a, tokens(LOOKUP_VALUE)) for e in entities for a in attributes]
+            ids, weights = [bos], [0.0]
+            for k in torch.randperm(len(cells), generator=generator).tolist():
+                e, a, v = cells[k]
+                key = e + filler() + a if torch.rand(1, generator=generator) < 0.5 else a + filler() + e
+                ids += key + filler() + v
+            weights += [0.0] * (len(ids) - 1)
+            for k in torch.randperm(len(cells), generator=generator).tolist()[: len(cells) // 2]:
+                e, a, v = cells[k]
+                ids += e + a + v
+                weights += [0.0] * (len(e) + len(a)) + [1.0] * len(v)
+            rows.append((ids, weights))
+        width = max(len(ids) for ids, _ in rows)
+        ids = torch.zeros(COPY_BATCH, width, dtype=torch.long)  # pad id 0 (<unk>), weight 0
+        weights = torch.zeros(COPY_BATCH, width)
+        for j, (row_ids, row_weights) in enumerate(rows):
+            ids[j, : len(row_ids)], weights[j, : len(row_weights)] = torch.tensor(row_ids), torch.tensor(row_weights)
+        batches.append((ids, weights))
+    return batches
+
+
+def probe_locating(model, bos: int) -> str:
+    """Share of held-back spread-lookup values whose first token the model predicts right (teacher-forced)."""
+    ids, weights = _spread_batches(1, model.config.vocab_size, bos, seed=12345)[0]
+    ids, weights = ids[:32].to(model.device), weights[:32].to(model.device)
+    model.eval()
+    with torch.no_grad():
+        predicted = model(input_ids=ids).logits[:, :-1].argmax(-1)
+    asked = weights[:, 1:] > 0
+    first = asked & ~torch.nn.functional.pad(asked[:, :-1], (1, 0))  # a value's first token
+    return f"locates {(predicted == ids[:, 1:])[first].float().mean().item():.0%} of spread-key values"
 
 
 def _length_batches(rows: list[tuple[list[int], list[float]]], size: int, seed: int):

@@ -196,6 +196,30 @@ def test_lookup_batches_ask_every_key_among_near_misses_and_weigh_only_the_value
 
 
 @pytest.mark.fast
+def test_spread_batches_ask_by_both_parts_of_a_key_said_apart_and_weigh_only_the_values():
+    from phi3ray.models import tiny
+
+    batches = tiny._spread_batches(4, vocab=600, bos=1, seed=9)
+    orders = set()
+    for ids, weights in batches:
+        for row, w in zip(ids.tolist(), weights.tolist()):
+            row = [t for t in row if t != 0]  # padding (random tokens are never 0)
+            asked = [i for i, x in enumerate(w) if x == 1.0]
+            cells = len(asked) // tiny.LOOKUP_VALUE
+            told, questions = row[: len(row) - 5 * cells], row[len(row) - 5 * cells :]
+            assert row[0] == 1 and asked == [len(told) + 5 * k + j for k in range(cells) for j in (3, 4)]
+            assert len({questions[5 * k] for k in range(cells)}) == 1  # siblings share their first token
+            for k in range(cells):
+                entity, attribute, value = questions[5 * k : 5 * k + 2], questions[5 * k + 2], questions[5 * k + 3 : 5 * k + 5]
+                at = next(i for i in range(len(told) - 1) if told[i : i + 2] == value)
+                said = told[max(0, at - 9) : at]  # the cell: both parts of the key, at most 2 fillers apart
+                e, a = next(i for i in range(len(said)) if said[i : i + 2] == entity), said.index(attribute)
+                orders.add(e < a)
+    assert orders == {True, False}  # entity first and attribute first both occur
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, tiny._spread_batches(4, vocab=600, bos=1, seed=9)))
+
+
+@pytest.mark.fast
 def test_a_stage_with_an_unknown_drill_is_refused_before_training():
     from phi3ray.models import tiny
 
@@ -212,7 +236,7 @@ def test_pretraining_into_another_folder_makes_a_loadable_candidate_and_leaves_t
     shipped = file_sha256(ASSETS / "model.safetensors")
     monkeypatch.setattr(tiny, "PROBE_LESSONS", 2)
     monkeypatch.setattr(tiny, "PRETRAIN_THREADS", 1)  # as the suite's torch (tests/conftest.py)
-    recipe = tiny.Recipe((tiny.Stage(4, 1e-3, seed=0, prompt_weight=0.1, pattern="ROCL"),), tied=True)
+    recipe = tiny.Recipe((tiny.Stage(5, 1e-3, seed=0, prompt_weight=0.1, pattern="ROCLS"),), tied=True)
     out = tiny.pretrain_weights(recipe, out=tmp_path / "cand", device="cpu")
     assert out == tmp_path / "cand" and file_sha256(ASSETS / "model.safetensors") == shipped
     assert {p.name for p in ASSETS.iterdir()} <= {p.name for p in out.iterdir()}  # a whole model folder
