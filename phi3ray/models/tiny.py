@@ -479,15 +479,22 @@ def _lookup_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[t
     return batches
 
 
-def probe_lookup(model, bos: int) -> str:
-    """Share of the asked-for values of held-back lookup rows that the model predicts right (teacher-forced)."""
-    ids, weights = _lookup_batches(1, model.config.vocab_size, bos, seed=12345)[0]
+def _drill_accuracy(model, make, bos: int, first_only: bool = False) -> float:
+    """Teacher-forced share of a held-back drill batch's weighed tokens (first_only: each value's first) right."""
+    ids, weights = make(1, model.config.vocab_size, bos, seed=12345)[0]
     ids, weights = ids[:32].to(model.device), weights[:32].to(model.device)
     model.eval()
     with torch.no_grad():
         predicted = model(input_ids=ids).logits[:, :-1].argmax(-1)
     asked = weights[:, 1:] > 0
-    return f"looks up {(predicted == ids[:, 1:])[asked].float().mean().item():.0%} of the values"
+    if first_only:
+        asked &= ~torch.nn.functional.pad(asked[:, :-1], (1, 0))
+    return (predicted == ids[:, 1:])[asked].float().mean().item()
+
+
+def probe_lookup(model, bos: int) -> str:
+    """Share of the asked-for values of held-back lookup rows that the model predicts right (teacher-forced)."""
+    return f"looks up {_drill_accuracy(model, _lookup_batches, bos):.0%} of the values"
 
 
 def _spread_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -539,15 +546,8 @@ def _spread_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[t
 
 
 def probe_locating(model, bos: int) -> str:
-    """Share of held-back spread-lookup values whose first token the model predicts right (teacher-forced)."""
-    ids, weights = _spread_batches(1, model.config.vocab_size, bos, seed=12345)[0]
-    ids, weights = ids[:32].to(model.device), weights[:32].to(model.device)
-    model.eval()
-    with torch.no_grad():
-        predicted = model(input_ids=ids).logits[:, :-1].argmax(-1)
-    asked = weights[:, 1:] > 0
-    first = asked & ~torch.nn.functional.pad(asked[:, :-1], (1, 0))  # a value's first token
-    return f"locates {(predicted == ids[:, 1:])[first].float().mean().item():.0%} of spread-key values"
+    """Share of held-back spread-lookup values whose first token (the located one) the model predicts right."""
+    return f"locates {_drill_accuracy(model, _spread_batches, bos, first_only=True):.0%} of spread-key values"
 
 
 def _length_batches(rows: list[tuple[list[int], list[float]]], size: int, seed: int):
