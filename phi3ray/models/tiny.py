@@ -359,13 +359,15 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
     if unknown:
         raise ValueError(f"stage pattern {stage.pattern!r}: unknown drill {sorted(unknown)} (known: {DRILLS})")
     vocab, bos = len(tokenizer), tokenizer.bos_token_id
+
+    def lesson_batches(make_rows):
+        return lambda n: _length_batches([_tokenize(tokenizer, row, stage.prompt_weight)
+                                          for row in make_rows(n * PRETRAIN_BATCH, tokenizer, seed=stage.seed)],
+                                         PRETRAIN_BATCH, stage.seed)
+
     make = {  # kind -> its batches, in their seeded order (a stage of reading lessons only is as before)
-        "R": lambda n: _length_batches([_tokenize(tokenizer, row, stage.prompt_weight)
-                                        for row in lessons(n * PRETRAIN_BATCH, tokenizer, seed=stage.seed)],
-                                       PRETRAIN_BATCH, stage.seed),
-        "O": lambda n: _length_batches([_tokenize(tokenizer, row, stage.prompt_weight)
-                                        for row in open_lessons(n * PRETRAIN_BATCH, tokenizer, seed=stage.seed)],
-                                       PRETRAIN_BATCH, stage.seed),
+        "R": lesson_batches(lessons),
+        "O": lesson_batches(open_lessons),
         "C": lambda n: _copy_batches(n, vocab, bos, stage.seed),
         "L": lambda n: _lookup_batches(n, vocab, bos, stage.seed),
         "S": lambda n: _spread_batches(n, vocab, bos, stage.seed),
@@ -536,12 +538,7 @@ def _spread_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[t
                 ids += e + a + v
                 weights += [0.0] * (len(e) + len(a)) + [1.0] * len(v)
             rows.append((ids, weights))
-        width = max(len(ids) for ids, _ in rows)
-        ids = torch.zeros(COPY_BATCH, width, dtype=torch.long)  # pad id 0 (<unk>), weight 0
-        weights = torch.zeros(COPY_BATCH, width)
-        for j, (row_ids, row_weights) in enumerate(rows):
-            ids[j, : len(row_ids)], weights[j, : len(row_weights)] = torch.tensor(row_ids), torch.tensor(row_weights)
-        batches.append((ids, weights))
+        batches.append(_padded(rows))
     return batches
 
 
@@ -550,19 +547,21 @@ def probe_locating(model, bos: int) -> str:
     return f"locates {_drill_accuracy(model, _spread_batches, bos, first_only=True):.0%} of spread-key values"
 
 
+def _padded(rows: list[tuple[list[int], list[float]]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch of rows (token ids, loss weights), right-padded with id 0 (<unk>) that weighs 0."""
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    weights = torch.zeros(len(rows), width)
+    for j, (row_ids, row_weights) in enumerate(rows):
+        ids[j, : len(row_ids)] = torch.tensor(row_ids)
+        weights[j, : len(row_weights)] = torch.tensor(row_weights)
+    return ids, weights
+
+
 def _length_batches(rows: list[tuple[list[int], list[float]]], size: int, seed: int):
     """Batches of rows of similar length (little padding), in a seeded random order; padding weighs 0."""
     rows = sorted(rows, key=lambda r: len(r[0]))
-    batches = []
-    for i in range(0, len(rows) - size + 1, size):
-        group = rows[i : i + size]
-        width = max(len(ids) for ids, _ in group)
-        ids = torch.zeros(len(group), width, dtype=torch.long)  # pad id 0 (<unk>)
-        weights = torch.zeros(len(group), width)
-        for j, (row_ids, row_weights) in enumerate(group):
-            ids[j, : len(row_ids)] = torch.tensor(row_ids)
-            weights[j, : len(row_weights)] = torch.tensor(row_weights)
-        batches.append((ids, weights))
+    batches = [_padded(rows[i : i + size]) for i in range(0, len(rows) - size + 1, size)]
     order = torch.randperm(len(batches), generator=torch.Generator().manual_seed(seed)).tolist()
     return [batches[i] for i in order]
 
