@@ -116,8 +116,8 @@ def build_tokenizer(texts: list[str], vocab_size: int = 4096):
     return tokenizer
 
 
-def tiny_config(tokenizer, tied: bool = False):
-    """A Phi3Config with TINY_DIMS and the tokenizer's special ids (tied: one matrix embeds and unembeds)."""
+def tiny_config(tokenizer, tied: bool = False, dims: dict | None = None):
+    """A Phi3Config with TINY_DIMS (or dims) and the tokenizer's special ids (tied: one matrix embeds and unembeds)."""
     from transformers import Phi3Config
 
     return Phi3Config(
@@ -128,7 +128,7 @@ def tiny_config(tokenizer, tied: bool = False):
         tie_word_embeddings=tied,
         sliding_window=None,
         rope_scaling=None,
-        **TINY_DIMS,
+        **(dims or TINY_DIMS),
     )
 
 
@@ -275,10 +275,15 @@ SPREAD_TABLE = (2, 4)  # entities and attributes of a spread-lookup table, each 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a tiny Phi-3 is pre-trained from its seed: the stages, and whether input and output embeddings are tied."""
+    """How a tiny Phi-3 is pre-trained from its seed: the stages, whether input and output embeddings are tied, and
+    the model's dimensions (TINY_DIMS with these changed)."""
 
     stages: tuple[Stage, ...]
     tied: bool = False
+    dims: tuple[tuple[str, int], ...] = ()  # e.g. (("num_hidden_layers", 6),)
+
+    def config(self, tokenizer):
+        return tiny_config(tokenizer, tied=self.tied, dims={**TINY_DIMS, **dict(self.dims)})
 
 
 # Stage 1 learns the language of manuals, the prompt's layout and the answer's form, with every token weighed
@@ -303,14 +308,15 @@ RECIPES = {
 
 
 def pretrain_weights(recipe: Recipe = RECIPES["shipped"], start: int = 0, out: Path = ASSETS,
-                     device: str | None = None) -> Path:
+                     device: str | None = None, probe_every: int = PROBE_EVERY) -> Path:
     """Pre-train the tiny Phi-3 from its seed on generic reading lessons and write its weights into out.
 
     About an hour on 2 CPU cores; the weights (~8 MB) are committed so no user pays for it. start > 0
     continues with recipe.stages[start:] from the earlier stages' output: the weights in out when it holds some, else
     those in ASSETS. Into another out than ASSETS the tokenizer is copied and the config written too, so a
     candidate (a variant of the recipe, or the recipe on a GPU: device, default CUDA when there is one) loads as
-    a model folder and the shipped one stays.
+    a model folder and the shipped one stays; a candidate's weights are written after every stage, so a run cut
+    short keeps its last finished stage (and --from-stage continues it).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, Phi3ForCausalLM
 
@@ -324,17 +330,24 @@ def pretrain_weights(recipe: Recipe = RECIPES["shipped"], start: int = 0, out: P
         earlier = out if (out / "model.safetensors").is_file() else ASSETS
         model = AutoModelForCausalLM.from_pretrained(earlier, dtype=torch.float32)
     else:
-        model = Phi3ForCausalLM(tiny_config(tokenizer, tied=recipe.tied))
+        model = Phi3ForCausalLM(recipe.config(tokenizer))
     model.to(device)
-    for number, stage in enumerate(recipe.stages[start:], start=start + 1):
-        _run_stage(model, tokenizer, stage, f"pre-training the tiny Phi-3, stage {number}/{len(recipe.stages)}")
-    model.to("cpu")
-    model.eval()
     end_id = tokenizer.convert_tokens_to_ids("<|end|>")
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=[tokenizer.eos_token_id, end_id],
         pad_token_id=tokenizer.pad_token_id,
     )
+    for number, stage in enumerate(recipe.stages[start:], start=start + 1):
+        _run_stage(model, tokenizer, stage, f"pre-training the tiny Phi-3, stage {number}/{len(recipe.stages)}",
+                   probe_every=probe_every)
+        if candidate or number == len(recipe.stages):
+            _save_weights(model, out, candidate)
+    return out
+
+
+def _save_weights(model, out: Path, candidate: bool) -> None:
+    """Write the weights (and, into a candidate folder, the shipped tokenizer and the model's config) into out."""
+    model.eval()
     out.mkdir(parents=True, exist_ok=True)
     written = WEIGHTS + ("config.json",) if candidate else WEIGHTS  # the config the weights were made with
     if candidate:
@@ -343,15 +356,16 @@ def pretrain_weights(recipe: Recipe = RECIPES["shipped"], start: int = 0, out: P
                 shutil.copy(path, out / path.name)
     tmp = Path(tempfile.mkdtemp(prefix=".tiny-weights-"))
     try:
-        model.save_pretrained(tmp)
+        with _no_transformers_bars():
+            model.save_pretrained(tmp)
         for name in written:
-            shutil.copy(tmp / name, out / name)
+            shutil.copy(tmp / name, out / f".{name}.part")
+            os.replace(out / f".{name}.part", out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
-def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
+def _run_stage(model, tokenizer, stage: Stage, desc: str, probe_every: int = PROBE_EVERY) -> None:
     from phi3ray.models.reading import lessons, open_lessons
 
     kinds = [stage.pattern[i % len(stage.pattern)] for i in range(stage.steps)]
@@ -403,7 +417,7 @@ def _run_stage(model, tokenizer, stage: Stage, desc: str) -> None:
         optimizer.zero_grad(set_to_none=True)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        if step % PROBE_EVERY == 0 or step == len(batches):
+        if step % probe_every == 0 or step == len(batches):
             read = "; ".join(f"{name}: {probe_reading(model, tokenizer, rows)}" for name, rows in probes.items())
             bar.write(f"step {step}: loss {loss.item():.3f}, {probe_copying(model, bos)}, "
                       f"{probe_lookup(model, bos)}, {probe_locating(model, bos)}; {read}")
@@ -504,7 +518,8 @@ def _spread_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[t
 
     A row is a table of entities (two tokens; siblings share the first, as LK-40 and LK-60) by attributes (one
     token; every entity has them all), each cell said as (entity, attribute, value) or (attribute, entity,
-    value) with 0-2 random tokens between the parts, in a random order; then half the cells are asked as
+    value) with 0-2 random tokens between the key's parts and the value right after the key (a filler there too
+    would leave where the value starts undetermined), in a random order; then half the cells are asked as
     entity, attribute -> value. Only both parts find the value; only the asked values weigh. A value's first
     token is the located one (probe_locating), its second a copy.
     """
@@ -531,7 +546,7 @@ def _spread_batches(steps: int, vocab: int, bos: int, seed: int) -> list[tuple[t
             for k in torch.randperm(len(cells), generator=generator).tolist():
                 e, a, v = cells[k]
                 key = e + filler() + a if torch.rand(1, generator=generator) < 0.5 else a + filler() + e
-                ids += key + filler() + v
+                ids += key + v
             weights += [0.0] * (len(ids) - 1)
             for k in torch.randperm(len(cells), generator=generator).tolist()[: len(cells) // 2]:
                 e, a, v = cells[k]
@@ -618,6 +633,8 @@ if __name__ == "__main__":
     parser.add_argument("--device", default=None, help="torch device of --pretrain (default: cuda when there is one)")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="shipped",
                         help="the stages --pretrain runs (default: those of the shipped weights)")
+    parser.add_argument("--probe-every", type=int, default=PROBE_EVERY,
+                        help="steps between probe lines (each stage's last step is always probed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.pretrain:
@@ -627,6 +644,6 @@ if __name__ == "__main__":
         if args.recipe != "shipped" and Path(args.out).resolve() == ASSETS.resolve():
             parser.error("--recipe other than the shipped one writes a candidate: give --out DIR")
         print(pretrain_weights(RECIPES[args.recipe], start=args.from_stage - 1, out=Path(args.out),
-                               device=args.device))
+                               device=args.device, probe_every=args.probe_every))
     else:
         print(ensure_tiny_phi3(expand_path(load_config("train", ["model=tiny"]).model.name_or_path)))

@@ -212,7 +212,8 @@ def test_spread_batches_ask_by_both_parts_of_a_key_said_apart_and_weigh_only_the
             for k in range(cells):
                 entity, attribute, value = questions[5 * k : 5 * k + 2], questions[5 * k + 2], questions[5 * k + 3 : 5 * k + 5]
                 at = next(i for i in range(len(told) - 1) if told[i : i + 2] == value)
-                said = told[max(0, at - 9) : at]  # the cell: both parts of the key, at most 2 fillers apart
+                assert told[at - 1] in (attribute, entity[1])  # the value comes right after its key
+                said = told[max(0, at - 5) : at]  # the cell: both parts of the key, at most 2 fillers apart
                 e, a = next(i for i in range(len(said)) if said[i : i + 2] == entity), said.index(attribute)
                 orders.add(e < a)
     assert orders == {True, False}  # entity first and attribute first both occur
@@ -236,10 +237,18 @@ def test_pretraining_into_another_folder_makes_a_loadable_candidate_and_leaves_t
     shipped = file_sha256(ASSETS / "model.safetensors")
     monkeypatch.setattr(tiny, "PROBE_LESSONS", 2)
     monkeypatch.setattr(tiny, "PRETRAIN_THREADS", 1)  # as the suite's torch (tests/conftest.py)
-    recipe = tiny.Recipe((tiny.Stage(5, 1e-3, seed=0, prompt_weight=0.1, pattern="ROCLS"),), tied=True)
+    recipe = tiny.Recipe((tiny.Stage(5, 1e-3, seed=0, prompt_weight=0.1, pattern="ROCLS"),
+                          tiny.Stage(2, 1e-3, seed=1, prompt_weight=0.0, pattern="C")),
+                         tied=True, dims=(("num_hidden_layers", 2),))
     out = tiny.pretrain_weights(recipe, out=tmp_path / "cand", device="cpu")
     assert out == tmp_path / "cand" and file_sha256(ASSETS / "model.safetensors") == shipped
     assert {p.name for p in ASSETS.iterdir()} <= {p.name for p in out.iterdir()}  # a whole model folder
     model = AutoModelForCausalLM.from_pretrained(out)
     assert type(model) is Phi3ForCausalLM and model.generation_config.eos_token_id[-1] == 6  # <|end|> stops it
     assert model.config.tie_word_embeddings and model.lm_head.weight is model.model.embed_tokens.weight
+    assert model.config.num_hidden_layers == 2 and model.config.hidden_size == tiny.TINY_DIMS["hidden_size"]
+    # the folder holds the config its weights were made with, so a later stage continues from it (--from-stage)
+    first = file_sha256(out / "model.safetensors")
+    tiny.pretrain_weights(recipe, start=1, out=out, device="cpu")
+    assert file_sha256(out / "model.safetensors") != first
+    assert AutoModelForCausalLM.from_pretrained(out).config.num_hidden_layers == 2
