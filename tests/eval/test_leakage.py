@@ -1,6 +1,7 @@
 """The leakage guard finds a held-out question planted in any training format, naming file:line."""
 
 import json
+import logging
 import re
 
 import pytest
@@ -126,13 +127,19 @@ def test_training_files_come_from_the_adapter_card_too(tmp_path):
         guard(guard_settings(heldout, empty), read_heldout(heldout), lineage)
 
 
-def test_the_sample_dataset_passes_the_whole_guard_and_names_answers_in_the_documents():
+def test_the_sample_dataset_passes_the_whole_guard_and_names_answers_in_the_documents(caplog):
     from phi3ray.eval.leakage import guard
     from phi3ray.config import validate
     from tests.conftest import compose_config
 
     settings = validate(compose_config("evaluate", []))  # data=pumps: heldout, train and documents
-    report = guard(settings, read_heldout(settings.data.heldout_file), {"adapters": []})
+    with caplog.at_level("DEBUG", logger="phi3ray.eval.leakage"):
+        report = guard(settings, read_heldout(settings.data.heldout_file), {"adapters": []})
     assert report["overlaps"] == []  # nothing unexpected
     assert report["expected"] and all("[expected: in_train_facts]" in line for line in report["expected"])
+    # the expected overlaps are the report's to list: one console line for all of them, no warning
+    shown = [r for r in caplog.records if r.name == "phi3ray.eval.leakage" and r.levelno >= logging.INFO]
+    assert [r.getMessage() for r in shown] == [
+        f"leakage check: {len(report['expected'])} expected overlap(s) with the training data (held-out rows "
+        "marked in_train_facts), listed in the report"]
     assert report["answers_in_rag_documents"]  # some reference answers are verbatim in the manuals (retrieval wins)
