@@ -1,15 +1,15 @@
-"""Variants of the tiny Phi-3's reader recipe (phi3ray.models.tiny.RECIPES["reader"]) pre-trained side by side,
-one process each on one device, for issue 12's question: does a bigger model, or a longer run, learn to locate?
+"""Variants of the tiny Phi-3's recipe (phi3ray.models.tiny.SHIPPED_RECIPE) pre-trained side by side, one process
+each on one device, for issue 12's question: does a bigger model, or a longer run, read better?
 
     python scripts/tiny_recipes.py --out DIR                       # every variant, on CUDA when there is one
-    python scripts/tiny_recipes.py --out DIR --variants wide,deep --deadline 480
+    python scripts/tiny_recipes.py --out DIR --variants wide,long --deadline 480
     python scripts/tiny_recipes.py --out DIR --scale 0.002         # a smoke run: every stage a few steps
 
 Each variant writes its candidate folder DIR/NAME after every stage (so the deadline keeps its last finished
 stage) and its log DIR/NAME.log; at the end DIR/NAME.tar holds that folder, its weights cast to bf16 (the size they
 would ship at), and its log, ready for ``tar -xf`` and ``jobs/evaluate.py model=tiny
 model.name_or_path=FOLDER model.make_if_missing=false``. The summary prints every variant's probe lines: copies,
-looks up, locates (the first value token of the spread-key drill: chance is ~10%), and the held-back lessons.
+looks up, locates (the first value token of the spread-key drill), and the held-back lessons.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ import tarfile
 import time
 from pathlib import Path
 
-from phi3ray.models.tiny import RECIPES, Recipe, Stage
+from phi3ray.models.tiny import SHIPPED_RECIPE, Recipe, Stage
 
-READER = RECIPES["reader"]
 WIDE = (("hidden_size", 192), ("intermediate_size", 512), ("num_hidden_layers", 6),
         ("num_attention_heads", 6), ("num_key_value_heads", 6))  # ~3.7M parameters tied, 7.3 MB in bf16
 DEEP = (("num_hidden_layers", 8),)  # ~2.2M parameters tied
@@ -35,13 +34,11 @@ def _longer(stages: tuple[Stage, ...], factor: int) -> tuple[Stage, ...]:
 
 
 VARIANTS: dict[str, Recipe] = {
-    "wide": dataclasses.replace(READER, dims=WIDE),
-    "deep": dataclasses.replace(READER, dims=DEEP),
-    "wide-long": dataclasses.replace(READER, dims=WIDE, stages=_longer(READER.stages, 2)),
-    "base-long": dataclasses.replace(READER, stages=_longer(READER.stages, 2)),  # today's size, twice the steps
-    # the spread-key drill (locating alone) between the copy course and the reading lessons
-    "wide-locate": dataclasses.replace(READER, dims=WIDE, stages=READER.stages[:1] + (
-        Stage(1500, 1e-3, seed=30, prompt_weight=0.0, pattern="SSSLC"),) + READER.stages[1:]),
+    "shipped": SHIPPED_RECIPE,
+    "wide": dataclasses.replace(SHIPPED_RECIPE, dims=WIDE),
+    "deep": dataclasses.replace(SHIPPED_RECIPE, dims=DEEP),
+    "long": dataclasses.replace(SHIPPED_RECIPE, stages=_longer(SHIPPED_RECIPE.stages, 2)),
+    "wide-long": dataclasses.replace(SHIPPED_RECIPE, dims=WIDE, stages=_longer(SHIPPED_RECIPE.stages, 2)),
 }
 
 
