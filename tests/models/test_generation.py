@@ -65,10 +65,11 @@ def test_rows_stop_at_their_own_limits_and_stop_strings(adapter_set):
 
 def test_logit_bias_bans_the_end_token(adapter_set):
     model, tok = adapter_set.model, adapter_set.tokenizer
-    ended = generate_chat(model, tok, [chat("Hi")], [Sampling(max_new_tokens=200)], [BASE_ADAPTER])[0]
+    # a question the tiny Phi-3 answers in one sentence, then ends (to others it can run on, repeating itself)
+    ended = generate_chat(model, tok, [chat(QUESTIONS[0])], [Sampling(max_new_tokens=200)], [BASE_ADAPTER])[0]
     assert ended.finish_reason == "stop" and ended.completion_tokens < 200
     forced = generate_chat(
-        model, tok, [chat("Hi")], [Sampling(max_new_tokens=200, logit_bias=no_end(tok))], [BASE_ADAPTER]
+        model, tok, [chat(QUESTIONS[0])], [Sampling(max_new_tokens=200, logit_bias=no_end(tok))], [BASE_ADAPTER]
     )
     assert forced[0].finish_reason == "length" and forced[0].completion_tokens == 200
 
