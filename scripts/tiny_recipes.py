@@ -22,29 +22,26 @@ import tarfile
 import time
 from pathlib import Path
 
-from phi3ray.models.tiny import SHIPPED_RECIPE, Recipe, Stage
+from phi3ray.models.tiny import SHIPPED_RECIPE, Recipe
 
 WIDE = (("hidden_size", 192), ("intermediate_size", 512), ("num_hidden_layers", 6),
         ("num_attention_heads", 6), ("num_key_value_heads", 6))  # ~3.7M parameters tied, 7.3 MB in bf16
 DEEP = (("num_hidden_layers", 8),)  # ~2.2M parameters tied
 
 
-def _longer(stages: tuple[Stage, ...], factor: int) -> tuple[Stage, ...]:
-    return tuple(dataclasses.replace(stage, steps=stage.steps * factor) for stage in stages)
+def _scaled(recipe: Recipe, scale: float) -> Recipe:
+    """The recipe with every stage's steps times scale (at least 2)."""
+    return dataclasses.replace(recipe, stages=tuple(
+        dataclasses.replace(stage, steps=max(2, round(stage.steps * scale))) for stage in recipe.stages))
 
 
 VARIANTS: dict[str, Recipe] = {
     "shipped": SHIPPED_RECIPE,
     "wide": dataclasses.replace(SHIPPED_RECIPE, dims=WIDE),
     "deep": dataclasses.replace(SHIPPED_RECIPE, dims=DEEP),
-    "long": dataclasses.replace(SHIPPED_RECIPE, stages=_longer(SHIPPED_RECIPE.stages, 2)),
-    "wide-long": dataclasses.replace(SHIPPED_RECIPE, dims=WIDE, stages=_longer(SHIPPED_RECIPE.stages, 2)),
+    "long": _scaled(SHIPPED_RECIPE, 2),
+    "wide-long": dataclasses.replace(_scaled(SHIPPED_RECIPE, 2), dims=WIDE),
 }
-
-
-def _scaled(recipe: Recipe, scale: float) -> Recipe:
-    return dataclasses.replace(recipe, stages=tuple(
-        dataclasses.replace(stage, steps=max(2, round(stage.steps * scale))) for stage in recipe.stages))
 
 
 def run_one(name: str, out: Path, scale: float, device: str | None) -> None:
