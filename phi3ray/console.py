@@ -51,10 +51,27 @@ def quiet_third_party() -> None:
         warnings.filterwarnings("ignore", category=category, module=module)
     for name in ("httpx", "filelock", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # bitsandbytes warns on import, on CPUs with AVX512-BF16, that an optional 4-bit CPU kernel is not installed
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # one "Loading weights" bar per model load otherwise
+
+
+def quiet_ray_data() -> None:
+    """Our own lines say what a job does; Ray Data's would add its plan and, in a log (no terminal), a 7-line
+    progress block every 10 s per dataset (ingestion's, and the split that feeds the training workers). In a
+    terminal one bar per dataset stays. Call it once Ray is up, before the datasets are made: each carries
+    the driver's DataContext to the processes that run it."""
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    context.print_on_execution_start = False
+    context.enable_operator_progress_bars = False
+    if not sys.stdout.isatty():
+        context.enable_progress_bars = False
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "Progress bars disabled"
 
 
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ deletes what this run's documents no longer contain.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import ray
 import weaviate
 
 from phi3ray.config import EmbedderConfig, IngestConfig
-from phi3ray.console import quiet_third_party
+from phi3ray.console import quiet_ray_data, quiet_third_party
 from phi3ray.errors import DocumentReadError, IngestWriteError, UnreadableDocumentsError
 from phi3ray.placement import resource_options, room_for
 from phi3ray.rag.chunking import chunk_document, embed_text
@@ -76,17 +75,6 @@ def chunk_file(row: dict, model: str, max_tokens: int, overlap_tokens: int) -> l
             errors.append(err)
     empty = dict.fromkeys(CHUNK_COLUMNS, "") | {"chunk_index": -1}
     return rows + [{**empty, "source": err.path, "error": err.why} for err in errors]
-
-
-def quiet_ray_data() -> None:
-    """Our own lines say what ingestion does; Ray Data's would add its plan and, in a log (no terminal),
-    a 7-line progress block every 10 s. In a terminal one bar per dataset stays."""
-    context = ray.data.DataContext.get_current()
-    context.print_on_execution_start = False
-    context.enable_operator_progress_bars = False
-    if not sys.stdout.isatty():
-        context.enable_progress_bars = False
-        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "Progress bars disabled"
 
 
 def select_rows(batch: pa.Table, object_ids: frozenset[str], dropped: frozenset[tuple[str, str]]) -> pa.Table:

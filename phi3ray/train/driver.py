@@ -18,6 +18,7 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from phi3ray.config import TrainConfig
+from phi3ray.console import quiet_ray_data
 from phi3ray.data.rag_rows import RAG_ROWS_FILE, rag_training_data
 from phi3ray.data.readers import ReadReport, read_training_data
 from phi3ray.errors import CheckpointError, ConfigValueError, Phi3RayError, TrainingRunError
@@ -147,6 +148,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init()  # under `ray job submit` RAY_ADDRESS points at the cluster; otherwise a local Ray starts here
+    quiet_ray_data()
     try:
         check_storage_reach(cfg, sum(1 for node in ray.nodes() if node.get("Alive")))  # before any worker starts
         sequences = prepare_sequences(cfg, data, cfg.scaling.num_workers)  # once, here; workers read their shards

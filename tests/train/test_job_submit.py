@@ -96,6 +96,7 @@ def test_a_job_over_two_nodes_loses_one_and_finishes_as_if_uninterrupted(ray_nod
 
     adapter = run_dir / "adapter"
     assert f"adapter saved to {adapter}" in text
+    assert "Running Dataset" not in text  # Ray Data's progress blocks stay out of the job's log (quiet_ray_data)
     card = json.loads((adapter / "adapter_card.json").read_text())
     assert card["training"]["steps"] == 6 and card["training"]["workers"] == 2
     assert card["training"]["resumed_from_step"] == 3
