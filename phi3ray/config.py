@@ -441,7 +441,7 @@ class EvaluateConfig:
     # ... a leak when this share of them sits in one training answer; the sample data's template answers about another
     # pump model ("Tighten the VX-220 casing bolts ... 110 N·m" vs VX-150, 75 N·m) share up to 82%
     leakage_answer_share: float = 0.9
-    max_questions: int = -1  # > 0 evaluates N held-out questions, spread evenly over the file
+    max_questions: int = -1  # > 0 evaluates N held-out questions: each kind its share, spread evenly over it
     num_actors: int = 1  # Ray actors evaluating in parallel
     use_gpu: bool = False  # one GPU per actor (an autoscaling cluster starts GPU nodes for them); false: CPU actors
     actor_resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources each actor needs (pins them)

@@ -76,8 +76,7 @@ def _parse(row: object, line: int) -> HeldoutQuestion:
 
 
 def read_heldout(path: str | None, max_questions: int = -1) -> list[HeldoutQuestion]:
-    """Every question of the file, or max_questions of them spread evenly over it (every kind of question a file
-    groups together — answerable, unanswerable — stays represented); all bad lines are reported at once."""
+    """Every question of the file, or max_questions of them (see spread); all bad lines are reported at once."""
     if not path:
         raise ConfigValueError("data.heldout_file", path, "evaluation needs a held-out JSONL file")
     file = Path(path).expanduser()
@@ -101,5 +100,24 @@ def read_heldout(path: str | None, max_questions: int = -1) -> list[HeldoutQuest
     if duplicates:
         raise ConfigValueError("data.heldout_file", path, f"duplicate ids: {', '.join(duplicates[:10])}")
     if 0 < max_questions < len(questions):
-        return [questions[(2 * i + 1) * len(questions) // (2 * max_questions)] for i in range(max_questions)]  # centred
+        return spread(questions, max_questions)
     return questions
+
+
+def spread(questions: list[HeldoutQuestion], n: int) -> list[HeldoutQuestion]:
+    """n of questions, in file order: each kind gets its share of n (largest remainders; at least one when n allows
+    every kind one), taken evenly over that kind's questions. Even spacing over the whole file would not do: the
+    sample alternates documents and taught questions, so every second question is all of one kind."""
+    groups = {kind: [q for q in questions if q.kind == kind] for kind in KINDS}
+    groups = {kind: group for kind, group in groups.items() if group}
+    quota = {kind: n * len(group) / len(questions) for kind, group in groups.items()}
+    seats = {kind: int(q) for kind, q in quota.items()}
+    for kind in sorted(groups, key=lambda k: seats[k] - quota[k])[: n - sum(seats.values())]:  # largest remainders
+        seats[kind] += 1
+    if n >= len(groups):
+        for kind in [k for k in groups if not seats[k]]:  # a small kind rounded to none: one from the largest share
+            seats[max(seats, key=seats.get)] -= 1
+            seats[kind] = 1
+    chosen = {id(group[(2 * i + 1) * len(group) // (2 * seats[kind])])  # centred in each of seats[kind] equal parts
+              for kind, group in groups.items() for i in range(seats[kind])}
+    return [q for q in questions if id(q) in chosen]

@@ -15,8 +15,15 @@ def test_reads_the_sample_set_and_limits_it():
     every = read_heldout(str(ROOT / "data/pumps/heldout.jsonl"))
     assert every[1].key_terms == ["98 kg"] and every[1].doc_ids == ["vxs-80-specifications"]
     questions = read_heldout(str(ROOT / "data/pumps/heldout.jsonl"), max_questions=6)
-    assert [q.id for q in questions] == [every[i].id for i in (7, 21, 35, 49, 63, 77)]
-    assert {q.kind for q in questions} == {"taught", "unanswerable"}  # the last sixth of the file is unanswerable
+    assert [q.id for q in questions] == ["h014", "h019", "h038", "h055", "h062", "h079"]  # in file order
+    assert [q.kind for q in questions].count("unanswerable") == 1  # the last seventh of the file: one in six
+
+
+@pytest.mark.parametrize("n, shares", [(42, (18, 18, 6)), (10, (4, 4, 2)), (6, (3, 2, 1)), (3, (1, 1, 1))])
+def test_a_limited_set_keeps_every_kind_in_its_share(n, shares):
+    """The sample alternates documents and taught questions: every second question alone would be one kind."""
+    kinds = [q.kind for q in read_heldout(str(ROOT / "data/pumps/heldout.jsonl"), max_questions=n)]
+    assert (kinds.count("taught"), kinds.count("documents"), kinds.count("unanswerable")) == shares
 
 
 def test_optional_fields_default_and_bad_lines_are_all_reported(tmp_path):
