@@ -35,7 +35,7 @@ from phi3ray.config import GenerationSettings, ModelConfig, RetrieverConfig
 from phi3ray.data.readers import Example
 from phi3ray.errors import ConfigValueError, EmptyCollectionError
 from phi3ray.rag.connection import describe
-from phi3ray.rag.prompt import ABSTAIN, build_prompt, retrieval_query
+from phi3ray.rag.prompt import ABSTAIN, build_prompt, last_question, retrieval_query
 
 RAG_ROWS_FILE = "rag_rows.jsonl"  # in the run folder, with rag_rows.jsonl.lineage.json
 SEARCH_DEPTH = 3  # retrieve top_k * this many chunks: room for distractors once gold chunks are set aside
@@ -58,6 +58,7 @@ class RagRowsLineage:
     alpha: float
     fusion: str
     min_similarity: float | None
+    min_coverage: float | None
     embedder: str
     gold_share: float
     without_gold: str
@@ -102,8 +103,8 @@ def make_rag_rows(
     cfg: RetrieverConfig = retriever.cfg
     lineage = RagRowsLineage(
         index=index_lineage(retriever), top_k=cfg.top_k, alpha=cfg.alpha, fusion=cfg.fusion,
-        min_similarity=cfg.min_similarity, embedder=cfg.embedder.model, gold_share=gold_share,
-        without_gold=without_gold, seed=seed, token_budget=generation.context_token_budget,
+        min_similarity=cfg.min_similarity, min_coverage=cfg.min_coverage, embedder=cfg.embedder.model,
+        gold_share=gold_share, without_gold=without_gold, seed=seed, token_budget=generation.context_token_budget,
     )
     rng = random.Random(seed)
     out, cited = [], []
@@ -136,8 +137,8 @@ def _sources(retriever, conversation: list[dict], doc_ids: list[str], want_gold:
     A row that shows the gold chunk which retrieval found shows exactly what serving would: the same search.
     """
     k = retriever.cfg.top_k
-    query = retrieval_query(conversation)
-    found = retriever.search(query)  # what serving retrieves for this conversation
+    query, question = retrieval_query(conversation), last_question(conversation)
+    found = retriever.search(query, question=question)  # what serving retrieves for this conversation
     gold_docs = set(doc_ids)
     if want_gold and gold_docs:
         ranked = [c for c in found if c.doc_id in gold_docs]
@@ -150,7 +151,7 @@ def _sources(retriever, conversation: list[dict], doc_ids: list[str], want_gold:
             return chunks, fetched[0], True
     distractors = [c for c in found if c.doc_id not in gold_docs]
     if len(distractors) < len(found):  # gold chunks set aside: fill up from further down the ranking
-        deeper = retriever.search(query, top_k=k * SEARCH_DEPTH)
+        deeper = retriever.search(query, top_k=k * SEARCH_DEPTH, question=question)
         distractors = [c for c in deeper if c.doc_id not in gold_docs][:k]
     return distractors, None, False
 

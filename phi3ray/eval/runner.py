@@ -145,7 +145,7 @@ def answer_all(
         logger.warning("num_actors=%d but the cluster has room for %d actors asking for %s; using %d",
                        settings.num_actors, room, settings.actor_resources, actors_up_to)
     actor_cls = ray.remote(**asks)(EvalWorker)
-    items = [WorkItem(p.question.id, p.plain, p.rag, p.question.answer) for p in prompts]
+    items = [WorkItem(p.question.id, p.plain, p.rag, p.question.answer, p.declined) for p in prompts]
     batches = [items[i : i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
     actors = [
         actor_cls.remote(settings.model, settings.adapters, settings.generation, settings.seed,

@@ -17,7 +17,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from phi3ray.config import RetrieverConfig
 from phi3ray.eval.heldout import HeldoutQuestion
 from phi3ray.names import BASE_ADAPTER, BASE_VARIANT, RAG_SUFFIX
-from phi3ray.rag.prompt import build_prompt, retrieval_query
+from phi3ray.rag.prompt import build_prompt, declines, last_question, retrieval_query
 from phi3ray.rag.retriever import Retriever
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class QuestionPrompts:
     sources: list[dict] = field(default_factory=list)  # the sources the RAG prompt numbers (rag.prompt.Source)
     retrieved_doc_ids: list[str] = field(default_factory=list)  # doc_id of each retrieved chunk, by rank
     retrieval_s: float = 0.0
+    declined: bool = False  # RAG found no source: +rag variants answer prompt.ABSTAIN, as serving does
 
     def messages(self, variant: Variant) -> list[dict]:
         return self.rag if variant.rag else self.plain
@@ -92,11 +93,12 @@ def build_prompts(
     try:
         for question in tqdm(prompts, desc="retrieving", unit="question"):
             start = time.perf_counter()
-            chunks = retriever.search(retrieval_query(question.plain))
+            chunks = retriever.search(retrieval_query(question.plain), question=last_question(question.plain))
             question.retrieval_s = time.perf_counter() - start
             question.retrieved_doc_ids = [chunk.doc_id for chunk in chunks]
             question.rag, sources = prompt(question.question.question, chunks)
             question.sources = [asdict(source) for source in sources]
+            question.declined = declines(chunks, sources)
     finally:
         retriever.close()
     return prompts

@@ -13,7 +13,9 @@ from phi3ray.console import quiet_third_party
 from phi3ray.eval.perplexity import reference_nll
 from phi3ray.eval.variants import Variant
 from phi3ray.models.adapters import AdapterSet
+from phi3ray.models.decoding import Completion
 from phi3ray.models.generation import Sampling, generate_chat
+from phi3ray.rag.prompt import ABSTAIN, count_tokens, encode_chat
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ class WorkItem:
     plain: list[dict]
     rag: list[dict] | None
     reference: str
+    declined: bool = False  # RAG found no source: +rag variants answer prompt.ABSTAIN without generating
 
 
 @dataclass
@@ -69,8 +72,14 @@ class EvalWorker:
             model, tokenizer = self.adapters.model, self.adapters.tokenizer
             conversations = [item.rag if variant.rag else item.plain for item in items]
             names = [adapter] * len(items)
+            fixed = [variant.rag and item.declined for item in items]
             start = time.perf_counter()
-            completions = generate_chat(model, tokenizer, conversations, [self.sampling] * len(items), names)
+            run = [i for i, f in enumerate(fixed) if not f]
+            generated = generate_chat(model, tokenizer, [conversations[i] for i in run], [self.sampling] * len(run),
+                                      [names[i] for i in run]) if run else []
+            completions = [declined_completion(tokenizer, c) for c in conversations]
+            for i, completion in zip(run, generated):
+                completions[i] = completion
             latency = time.perf_counter() - start
             nlls = reference_nll(model, tokenizer, conversations, [item.reference for item in items], names)
             for item, completion, (nll, n_tokens) in zip(items, completions, nlls):
@@ -88,3 +97,8 @@ class EvalWorker:
                     )
                 )
         return records
+
+
+def declined_completion(tokenizer, conversation: list[dict]) -> Completion:
+    """The answer to a RAG prompt without sources, as serving gives it: prompt.ABSTAIN, the model not run."""
+    return Completion(ABSTAIN, len(encode_chat(tokenizer, conversation)), count_tokens(tokenizer, ABSTAIN), "stop")

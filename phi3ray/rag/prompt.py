@@ -66,6 +66,7 @@ class RetrievedChunk:
     chunk_index: int
     score: float  # hybrid score; relative_score fusion: in [0, 1] and normalised per query, higher is better
     similarity: float | None = None  # cosine(query vector, chunk vector) in [-1, 1]: comparable across queries
+    coverage: float | None = None  # idf-weighted share of the question's terms the chunk holds (rag.support)
 
 
 @dataclass
@@ -85,6 +86,11 @@ def with_system_prompt(messages: list[dict], system_prompt: str | None) -> list[
     if system_prompt and not (out and out[0].get("role") == "system"):
         out.insert(0, {"role": "system", "content": system_prompt})
     return out
+
+
+def last_question(messages: list[dict]) -> str:
+    """The conversation's last user turn: what the sources must answer (phi3ray.rag.support)."""
+    return next((str(m["content"]) for m in reversed(messages) if m.get("role") == "user"), "")
 
 
 def retrieval_query(messages: list[dict], turns: int = QUERY_TURNS) -> str:
@@ -195,6 +201,12 @@ def cited_numbers(answer: str) -> list[int]:
             if int(number) not in seen:
                 seen.append(int(number))
     return seen
+
+
+def declines(chunks: list[RetrievedChunk] | None, sources: list[Source]) -> bool:
+    """Whether a prompt is answered with ABSTAIN without running the model: RAG was asked for (chunks is not
+    None) and no source is shown. A model shown nothing can only invent; RAG promises a cited answer or none."""
+    return chunks is not None and not sources
 
 
 def is_abstention(answer: str) -> bool:

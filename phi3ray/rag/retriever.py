@@ -10,11 +10,13 @@ from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 
 from phi3ray.config import RetrieverConfig
 from phi3ray.errors import ConfigValueError
+from phi3ray.rag.chunking import embed_text
 from phi3ray.rag.connection import connect, describe
 from phi3ray.rag.embedder import shared_embedder
 from phi3ray.rag.prompt import RetrievedChunk
 from phi3ray.rag.schema import check_collection
 from phi3ray.rag.store import ChunkStore
+from phi3ray.rag.support import WordVectors, bm25_idf, coverage, terms, weaviate_words
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +31,12 @@ class Retriever:
     def __init__(self, cfg: RetrieverConfig, client: weaviate.WeaviateClient | None = None):
         self.cfg = cfg
         self._own_client = client is None
+        self._idf: dict[str, float] = {}
+        self._chunks: int | None = None  # objects in the collection, for idf
         self.client = client if client is not None else connect(cfg.weaviate)
         try:
             self.embedder = shared_embedder(cfg.embedder)
+            self.word_vectors = WordVectors(self.embedder.embed)
             where = describe(cfg.weaviate)
             self.store = ChunkStore(self.client, self.client.collections.get(cfg.collection), where)
             with self.store.unavailable_as_error():
@@ -46,12 +51,15 @@ class Retriever:
         top_k: int | None = None,
         alpha: float | None = None,
         filters: dict[str, str | list[str]] | None = None,
+        question: str | None = None,
     ) -> list[RetrievedChunk]:
-        """The best chunks for query, best first; chunks below cfg.min_score or cfg.min_similarity are dropped.
+        """The best chunks for query, best first; chunks below cfg.min_score or cfg.min_similarity are dropped,
+        and all of them when together they cover less than cfg.min_coverage of the question (rag.support).
 
         Args:
             alpha: 0 = BM25 only, 1 = vector only; None = cfg.alpha.
             filters: {"source" | "doc_id": a value or a list of values (any of them)}.
+            question: what the sources must answer (a conversation's last user turn); None = query.
         """
         alpha = self.cfg.alpha if alpha is None else alpha
         if not 0.0 <= alpha <= 1.0:
@@ -85,7 +93,32 @@ class Retriever:
             for obj in result.objects
         ]
         floor = self.cfg.min_similarity
-        return [c for c in chunks if c.score >= self.cfg.min_score and (floor is None or c.similarity >= floor)]
+        chunks = [c for c in chunks if c.score >= self.cfg.min_score and (floor is None or c.similarity >= floor)]
+        question = query if question is None else question
+        self.measure_coverage(question, chunks)
+        cut = self.cfg.min_coverage
+        return chunks if cut is None or self.coverage(question, chunks) >= cut else []
+
+    def measure_coverage(self, question: str, chunks: list[RetrievedChunk]) -> None:
+        """Set each chunk's coverage of question (phi3ray.rag.support)."""
+        for chunk in chunks:
+            chunk.coverage = self.coverage(question, [chunk])
+
+    def coverage(self, question: str, chunks: list[RetrievedChunk]) -> float:
+        """The idf-weighted share of question's terms that chunks hold together; 0.0 for no chunk."""
+        if not chunks:
+            return 0.0
+        texts = [embed_text(c.title, c.section, c.text) for c in chunks]
+        with self.store.unavailable_as_error():
+            return coverage(terms(question), texts, self.idf, self.word_vectors)
+
+    def idf(self, word: str) -> float:
+        """BM25 idf of word in the collection, counted once per Retriever (a re-ingestion shifts it little)."""
+        if word not in self._idf:
+            if self._chunks is None:
+                self._chunks = self.store.count()
+            self._idf[word] = bm25_idf(self.store.holding(weaviate_words(word)), self._chunks)
+        return self._idf[word]
 
     def close(self) -> None:
         if self._own_client and self.client is not None:

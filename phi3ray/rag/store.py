@@ -82,6 +82,12 @@ class ChunkStore:
         with self.unavailable_as_error():
             return self.collection.aggregate.over_all(total_count=True).total_count
 
+    def holding(self, words: list[str]) -> int:
+        """How many chunks hold all of words (tokens of Weaviate's word tokenizer) in their text, title or section."""
+        where = Filter.any_of([Filter.by_property(prop).contains_all(words) for prop in ("text", "title", "section")])
+        with self.unavailable_as_error():
+            return self.collection.aggregate.over_all(total_count=True, filters=where).total_count
+
     def write(self, batches: Iterable[dict[str, np.ndarray]], batch_size: int, max_retries: float) -> WriteResult:
         """Batch-import rows (chunk columns plus `vector`) under their own ids; collect every failed object.
 

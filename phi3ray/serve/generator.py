@@ -36,7 +36,7 @@ from phi3ray.errors import HardwareError, Phi3RayError, PromptError, RequestErro
 from phi3ray.models.adapters import AdapterSet
 from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
-from phi3ray.rag.prompt import RetrievedChunk, build_prompt
+from phi3ray.rag.prompt import ABSTAIN, RetrievedChunk, build_prompt, count_tokens, declines
 from phi3ray.serve.catalog import CatalogView, RuntimeAdapter
 from phi3ray.serve.engine import Engine, EngineSettings, Event, Request, request_error, size_kv_cache
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources
@@ -208,7 +208,7 @@ class Generator:
         """The whole answer to one request (chunks: the Retriever's, for RAG; None without)."""
         row, result = self._prepare(request, adapter, chunks, deadline)
         row.stream = False  # only the answer is wanted, not its pieces
-        async for event in self._events(row):
+        async for event in self._answer(row, result, chunks):
             if isinstance(event, Completion):
                 _finish(result, event)
         return result
@@ -219,7 +219,7 @@ class Generator:
         """A ChatResult with the prompt's size and retrieved sources, then text pieces, then the final ChatResult."""
         row, result = self._prepare(request, adapter, chunks, deadline)
         yield result.model_copy()
-        async for event in self._events(row):
+        async for event in self._answer(row, result, chunks):
             if isinstance(event, Completion):
                 _finish(result, event)
                 yield result
@@ -335,6 +335,15 @@ class Generator:
                 await asyncio.to_thread(self.adapters.prepare, adapter)
             except Exception as err:
                 raise request_error(err) from err
+
+    async def _answer(self, row: Request, result: ChatResult, chunks: list[dict] | None) -> AsyncIterator[Event]:
+        """The row's events; a RAG request left without sources gets prompt.ABSTAIN and the model is not run."""
+        if declines(chunks, result.retrieved):
+            yield ABSTAIN
+            yield Completion(ABSTAIN, result.prompt_tokens, count_tokens(self.tokenizer, ABSTAIN), "stop")
+            return
+        async for event in self._events(row):
+            yield event
 
     async def _events(self, row: Request) -> AsyncIterator[Event]:
         await self._ready(row.adapter)

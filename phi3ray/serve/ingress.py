@@ -272,7 +272,9 @@ class Ingress:
         if not query.strip():
             raise RequestError(400, "RAG needs a user message to search with", param="messages")
         try:
-            chunks = await self.retriever.search.remote(query, options.top_k, options.alpha, options.filters)
+            chunks = await self.retriever.search.remote(
+                query, options.top_k, options.alpha, options.filters, chat.question()
+            )
         except Exception as err:
             wrapped = as_request_error(err)
             if wrapped is None:

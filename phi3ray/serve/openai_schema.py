@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from phi3ray.rag.prompt import Source, cited_numbers, retrieval_query
+from phi3ray.rag.prompt import Source, cited_numbers, last_question, retrieval_query
 
 ROLES = ("system", "user", "assistant")
 
@@ -132,6 +132,10 @@ class ChatRequest(BaseModel):
     def query(self) -> str:
         """The text RAG retrieves for: the recent user turns (phi3ray.rag.prompt.retrieval_query)."""
         return retrieval_query(self.conversation())
+
+    def question(self) -> str:
+        """What the sources must answer: the last user turn (phi3ray.rag.prompt.last_question)."""
+        return last_question(self.conversation())
 
     def conversation(self) -> list[dict]:
         return [{"role": m.role, "content": m.text} for m in self.messages]

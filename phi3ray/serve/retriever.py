@@ -42,12 +42,14 @@ class RetrieverDeployment:
                 raise RequestError(503, why, "service_unavailable", "rag", "rag_unavailable") from err
         return self._retriever
 
-    def _search(self, query: str, top_k: int | None, alpha: float | None, filters: dict | None) -> list[dict]:
+    def _search(
+        self, query: str, top_k: int | None, alpha: float | None, filters: dict | None, question: str | None
+    ) -> list[dict]:
         with self._lock:
             retriever = self._connected()
             try:
                 with _as_request_error(self.cfg):
-                    chunks = retriever.search(query, top_k=top_k, alpha=alpha, filters=filters)
+                    chunks = retriever.search(query, top_k=top_k, alpha=alpha, filters=filters, question=question)
                     return [asdict(chunk) for chunk in chunks]  # plain dicts: the Ingress passes them on unopened
             except RequestError as err:
                 if err.status == 503:  # drop the client; the next request connects afresh
@@ -55,13 +57,14 @@ class RetrieverDeployment:
                 raise
 
     async def search(
-        self, query: str, top_k: int | None = None, alpha: float | None = None, filters: dict | None = None
+        self, query: str, top_k: int | None = None, alpha: float | None = None, filters: dict | None = None,
+        question: str | None = None,
     ) -> list[dict]:
-        """The best chunks for query, as dicts of RetrievedChunk's fields.
+        """The best chunks for query (none when they do not cover question), as dicts of RetrievedChunk's fields.
 
         Raises RequestError: 503 when Weaviate cannot be reached, 400 for bad filters.
         """
-        return await asyncio.to_thread(self._search, query, top_k, alpha, filters)
+        return await asyncio.to_thread(self._search, query, top_k, alpha, filters, question)
 
     async def ready(self) -> bool:
         """Whether Weaviate answers now (for /health)."""

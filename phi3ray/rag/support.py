@@ -1,0 +1,124 @@
+"""Do the retrieved sources hold what the question asks? A lexical support check that means the same for every query.
+
+Retrieval always returns its top_k chunks, and an on-topic question the documents do not answer ("What RAL
+colour is a VX-220 painted?") retrieves chunks as similar to it as an answerable one does: the VX-220's
+manuals. What they lack is the question's specific terms. So:
+
+    coverage(question, sources) = sum of idf(t) over the question's terms t that a source holds
+                                  / sum of idf(t) over all the question's terms
+
+with idf the BM25 inverse document frequency of t in the collection (Weaviate counts the chunks holding it):
+a term rare in the corpus ("RAL", "E31", "600") weighs much, one on every page ("pump") next to nothing, and
+a term no chunk holds weighs most. The question's terms are its words as Weaviate's word tokenizer splits
+them, codes kept whole ("VX-300", "E31"), less English function words; a chunk holds a term when it holds a
+word of the same Porter2 stem ("bearings" ~ "bearing") or, for words, one whose embedding is close to the
+term's ("weigh" ~ "weight", "max" ~ "maximum"): questions and manuals rarely use the same words. A chunk's words are those of its heading line and text, what the embedder saw.
+
+The score is absolute: a share of the question's own terms, comparable across queries, unlike the hybrid
+score (normalised per query). retriever.min_coverage is the floor under the coverage of all the chunks a
+search found: below it the search returns none. bench/abstention.py chooses it on the training questions
+(answerable, so it bounds how often an answerable question loses its sources) and reports it on held-out ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import snowballstemmer
+
+# a code ("VX-300", "AD-7", "E31", "7313") is one term; other words split as Weaviate's word tokenizer splits them
+_TOKEN = re.compile(r"[a-z]+-?[0-9][a-z0-9]*|[0-9][a-z0-9]*|[a-z]+")
+SIMILAR = 0.65  # cosine of two words' embeddings at which one stands for the other ("weigh" ~ "weight": 0.91)
+
+# Function words and the words a question is phrased with; they say nothing about what a source must contain.
+FUNCTION_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be been before being below between both but by
+can could did do does doing done during each either else ever few for from further had has have having he her here
+hers him his how i if in into is it its itself just let me more most my no nor not of off on once only or other our
+out over own please same she should so some such than that the their them then there these they this those through
+to too under until up upon us very was we were what when where whether which while who whom whose why will with
+would you your yours
+tell explain describe give find know need say says said want like get got use using used
+much many often long
+""".split())
+
+
+def tokens(text: str) -> list[str]:
+    """text's words and codes, lower-case, a code without its hyphen ("VX-300" -> "vx300")."""
+    return [t.replace("-", "") for t in _TOKEN.findall(text.lower())]
+
+
+def terms(text: str) -> list[str]:
+    """The distinct content terms of text, in order: function words and 1-letter words left out."""
+    seen: dict[str, None] = {}
+    for word in tokens(text):
+        if len(word) > 1 and word not in FUNCTION_WORDS:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def is_code(term: str) -> bool:
+    return any(ch.isdigit() for ch in term)
+
+
+def weaviate_words(term: str) -> list[str]:
+    """The words Weaviate's word tokenizer makes of a term ("vx300" -> ["vx", "300"])."""
+    return re.findall(r"[a-z]+|[0-9]+", term) if is_code(term) and not term.isdigit() else [term]
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Porter2 (Snowball English) stem of a lower-case word ("bearings" -> "bear", "replaced" -> "replac");
+    codes (part numbers, model and fault codes, quantities) compare exactly."""
+    return word if is_code(word) else _STEMMER.stemWord(word)
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+def bm25_idf(document_frequency: int, documents: int) -> float:
+    """BM25's inverse document frequency (always > 0; a term no chunk holds weighs the most)."""
+    return math.log(1.0 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+class WordVectors:
+    """Embeddings of single words, each computed once: whether a text holds a word that stands for a term."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray]):
+        self.embed = embed  # texts -> (N, D) unit rows
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def similar(self, term: str, words: Iterable[str]) -> bool:
+        """Whether one of words (none of them a code) has an embedding within SIMILAR of term's."""
+        words = [w for w in words if not is_code(w)]
+        if is_code(term) or not words:
+            return False
+        missing = [w for w in dict.fromkeys([term, *words]) if w not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, self.embed(missing)))
+        matrix = np.stack([self.vectors[w] for w in words])
+        return bool((matrix @ self.vectors[term]).max() >= SIMILAR)
+
+
+def coverage(
+    question_terms: Iterable[str], texts: Iterable[str], weight: Callable[[str], float],
+    vectors: WordVectors | None = None,
+) -> float:
+    """The weighted share of question_terms that texts hold, together: a term counts when one of them has a
+    word of its stem or (vectors given) a word similar in meaning ("weight" for "weigh"); a code only exactly.
+    1.0 when the question has no terms."""
+    vocabularies = [set(tokens(text)) for text in texts]
+    stems = [{stem(word) for word in words} for words in vocabularies]
+    total = found = 0.0
+    for term in question_terms:
+        w = weight(term)
+        total += w
+        if any(stem(term) in held for held in stems) or (
+            vectors is not None and any(vectors.similar(term, words) for words in vocabularies)
+        ):
+            found += w
+    return found / total if total > 0 else 1.0
