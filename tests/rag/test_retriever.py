@@ -37,7 +37,8 @@ def test_results_carry_chunk_fields_and_scores_best_first(retriever):
     chunks = retriever.search("How often should the oil chamber of a VXS-80 be inspected?", top_k=4)
     assert len(chunks) == 4 and all(isinstance(c, RetrievedChunk) for c in chunks)
     assert [f.name for f in dataclasses.fields(RetrievedChunk)] == [
-        "object_id", "doc_id", "title", "section", "source", "text", "chunk_index", "score", "similarity"
+        "object_id", "doc_id", "title", "section", "source", "text", "chunk_index", "score", "similarity",
+        "coverage",
     ]  # fmt: skip
     best = chunks[0]
     assert (best.doc_id, best.section) == ("vxs-80-service", "Oil chamber inspection")
@@ -45,6 +46,7 @@ def test_results_carry_chunk_fields_and_scores_best_first(retriever):
     assert [c.score for c in chunks] == sorted((c.score for c in chunks), reverse=True)
     assert 0 < chunks[-1].score <= best.score <= 1.0
     assert all(-1.0 <= c.similarity <= 1.0 for c in chunks) and best.similarity > 0.3
+    assert all(0.0 <= c.coverage <= 1.0 for c in chunks) and best.coverage == 1.0  # oil, chamber, vxs80, inspected
 
 
 def test_filters_restrict_to_doc_ids_or_sources(retriever):
@@ -84,7 +86,7 @@ def test_min_similarity_cuts_off_topic_questions_and_keeps_the_order_of_the_rest
     cfg, _ = pumps_ingested
     floor = RetrieverConfig.min_similarity  # the default, chosen with bench/retrieval.py
     assert floor is not None and cfg.retriever.min_similarity == floor
-    unfloored = Retriever(dataclasses.replace(cfg.retriever, min_similarity=None))
+    unfloored = Retriever(dataclasses.replace(cfg.retriever, min_similarity=None, min_coverage=None))
     try:
         for off_topic in ["What is the capital of France?", "How do I bake sourdough bread?"]:
             assert unfloored.search(off_topic), "without a floor hybrid search always returns something"
@@ -99,6 +101,35 @@ def test_min_similarity_cuts_off_topic_questions_and_keeps_the_order_of_the_rest
         assert kept[0].similarity == pytest.approx(expected, abs=1e-6)  # against the chunk's own stored vector
     finally:
         unfloored.close()
+
+
+def test_min_coverage_leaves_a_question_the_manuals_do_not_answer_without_sources(pumps_ingested, retriever):
+    cfg, _ = pumps_ingested
+    floor = RetrieverConfig.min_coverage  # the default, chosen with bench/abstention.py
+    assert floor is not None and cfg.retriever.min_coverage == floor
+    uncut = Retriever(dataclasses.replace(cfg.retriever, min_coverage=None))
+    try:
+        unanswerable = "What RAL colour code is the casing of a VX-220 painted in?"  # on topic: the VX-220's manuals
+        found = uncut.search(unanswerable)
+        assert found and any(c.doc_id.startswith("vx-220") for c in found)
+        assert uncut.coverage(unanswerable, found) < floor  # they hold "casing" and "VX-220", not "RAL" or "colour"
+        assert retriever.search(unanswerable) == []
+        answerable = "How often should the oil chamber of a VXS-80 be inspected?"
+        assert retriever.search(answerable) == uncut.search(answerable)  # a gate, not a filter: all or none
+        assert uncut.coverage(answerable, []) == 0.0
+        # a follow-up must be covered by its own words, not by the earlier question it is searched with
+        follow_up = "What RAL colour code is its casing painted in?"
+        query = f"How often is the oil of a VX-220 changed?\n{follow_up}"
+        assert retriever.search(query) and retriever.search(query, question=follow_up) == []
+    finally:
+        uncut.close()
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.01])
+def test_min_coverage_outside_zero_to_one_is_a_config_error(value):
+    with pytest.raises(ConfigValueError, match="retriever.min_coverage"):
+        RetrieverConfig(name="local", min_coverage=value)
+    assert RetrieverConfig(name="local", min_coverage=None).min_coverage is None
 
 
 @pytest.mark.parametrize("value", [-1.5, 1.01, 2.0])

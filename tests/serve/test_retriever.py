@@ -5,7 +5,7 @@ import httpx
 import pytest
 import weaviate
 
-from phi3ray.rag.prompt import Source
+from phi3ray.rag.prompt import ABSTAIN, Source
 from phi3ray.serve.openai_schema import cited_sources
 from tests.serve.conftest import COLLECTION
 
@@ -76,13 +76,25 @@ def test_filters_and_alpha_reach_weaviate(serve_app, chunks):
     assert {s["doc_id"] for s in sources} <= {"safety-lockout-tagout", "vx-220-specifications"}
 
 
-def test_an_off_topic_question_gets_the_no_sources_prompt_and_empty_source_lists(serve_app):
-    """retriever.min_similarity cuts every chunk: RAG was used, found nothing, and the prompt said so."""
-    body = {"model": "phi3", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+@pytest.mark.parametrize("question", [
+    "What is the capital of France?",  # off topic: retriever.min_similarity cuts every chunk
+    "What RAL colour code is the casing of a VX-220 painted in?",  # on topic, unanswered: retriever.min_coverage
+])  # fmt: skip
+def test_a_question_the_sources_do_not_cover_is_declined_without_running_the_model(serve_app, question):
+    """RAG was used and left no source: the answer is prompt.ABSTAIN (max_tokens=4 could not have generated it),
+    with empty source lists, streamed or not."""
+    body = {"model": "phi3", "messages": [{"role": "user", "content": question}]}
     answer = serve_app.post({**body, "max_tokens": 4, "rag": {"enabled": True}}).json()
     assert answer["rag"] == "used" and answer["sources"] == [] and answer["retrieved"] == []
+    assert answer["choices"][0]["message"]["content"] == ABSTAIN and answer["choices"][0]["finish_reason"] == "stop"
     plain = serve_app.post({**body, "max_tokens": 4}).json()
+    assert plain["choices"][0]["message"]["content"] != ABSTAIN and plain["usage"]["completion_tokens"] <= 4
     assert answer["usage"]["prompt_tokens"] > plain["usage"]["prompt_tokens"]  # NO_SOURCES went into the prompt
+    events = list(serve_app.openai().chat.completions.create(
+        model="phi3", messages=body["messages"], max_tokens=4, stream=True, extra_body={"rag": {"enabled": True}}
+    ))
+    assert "".join(e.choices[0].delta.content or "" for e in events if e.choices) == ABSTAIN
+    assert events[-1].model_extra["sources"] == [] and events[-1].model_extra["retrieved"] == []
 
 
 def test_weaviate_unreachable_gives_503_naming_it_and_the_server_keeps_serving(edge_app):
