@@ -18,23 +18,16 @@ them, for a model that abstains exactly when it is given no source.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
-
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from phi3ray.config import IngestConfig, load_config  # noqa: E402
+from bench.retrieval import run_bench, spread  # noqa: E402  (it sets the environment phi3ray reads)
+from phi3ray.config import IngestConfig  # noqa: E402
 
 FLOORS = [round(0.01 * i, 2) for i in range(101)]  # candidate min_coverage values, 0.00 .. 1.00
 SHOWN = [round(0.05 * i, 2) for i in range(21)]  # the rows of the table (and the chosen floor)
@@ -119,37 +112,8 @@ def share(values: list[float], floor: float, above: bool) -> float:
     return sum((v >= floor) == above for v in values) / len(values)
 
 
-def spread(values: list[float]) -> str:
-    ordered = sorted(values)
-    return f"min {ordered[0]:.2f}, median {ordered[len(ordered) // 2]:.2f}, max {ordered[-1]:.2f}" if ordered else "-"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--existing", action="store_true", help="query the configured Weaviate as it is (no ingestion)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/ingest.yaml")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    os.chdir(ROOT)  # data paths in conf/ are relative to the repository
-    if args.existing:
-        print(measure(load_config("ingest", args.overrides)))
-        return
-
-    import ray
-
-    from phi3ray.rag.ingest import ingest
-    from tests.support.weaviate_process import WeaviateProcess
-
-    with tempfile.TemporaryDirectory() as tmp:
-        server = WeaviateProcess(data_dir=Path(tmp) / "data").start()
-        try:
-            cfg = load_config("ingest", [*server.overrides("BenchAbstention"), *args.overrides])
-            summary = ingest(cfg)
-            print(f"ingested {summary.chunks} chunks of {summary.documents} documents")
-            print(measure(cfg))
-        finally:
-            server.stop()
-            ray.shutdown()
+    run_bench(measure, "BenchAbstention", __doc__)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -137,15 +138,20 @@ def spread(values: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    run_bench(lambda cfg: quality_table(cfg) + "\n\n" + floor_table(cfg), "BenchRetrieval", __doc__)
+
+
+def run_bench(measure: Callable[[IngestConfig], str], collection: str, doc: str) -> None:
+    """Print measure(cfg): on the configured Weaviate as it is (--existing), or on a private one with the
+    sample manuals ingested first (into `collection`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--existing", action="store_true", help="query the configured Weaviate as it is (no ingestion)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/ingest.yaml")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.chdir(ROOT)  # data paths in conf/ are relative to the repository
     if args.existing:
-        cfg = load_config("ingest", args.overrides)
-        print(quality_table(cfg) + "\n\n" + floor_table(cfg))
+        print(measure(load_config("ingest", args.overrides)))
         return
 
     import ray
@@ -156,15 +162,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = WeaviateProcess(data_dir=Path(tmp) / "data").start()
         try:
-            cfg = load_config("ingest", [
-                *server.overrides("BenchRetrieval"),
-                *args.overrides,
-            ])  # fmt: skip
+            cfg = load_config("ingest", [*server.overrides(collection), *args.overrides])
             started = time.monotonic()
             summary = ingest(cfg)
             seconds = time.monotonic() - started
             print(f"ingested {summary.chunks} chunks of {summary.documents} documents in {seconds:.0f}s")
-            print(quality_table(cfg) + "\n\n" + floor_table(cfg))
+            print(measure(cfg))
         finally:
             server.stop()
             ray.shutdown()

@@ -12,6 +12,9 @@ from phi3ray.rag.prompt import (
     NO_SOURCES,
     RetrievedChunk,
     build_rag_messages,
+    Source,
+    declines,
+    last_question,
     retrieval_query,
     with_system_prompt,
     cited_numbers,
@@ -95,6 +98,12 @@ def test_no_chunks_asks_the_model_to_say_it_does_not_know(tokenizer):
     assert out[0]["content"] == f"{NO_SOURCES}\n\nQuestion: Who won?"
     _, sources = build_rag_messages([{"role": "user", "content": "q"}], [chunk(1)], tokenizer, 5)
     assert sources == []  # nothing fits a 5-token budget
+    assert declines([chunk(1)], sources) and declines([], [])  # RAG asked, no source shown: prompt.ABSTAIN
+    assert not declines(None, []) and not declines([chunk(1)], [source_of(chunk(1))])  # no RAG, or a source
+
+
+def source_of(c: RetrievedChunk) -> Source:
+    return Source(number=1, title=c.title, source=c.source, object_id=c.object_id, score=c.score, doc_id=c.doc_id)
 
 
 def test_the_prompt_renders_with_the_phi3_chat_template(tokenizer):
@@ -132,6 +141,8 @@ def test_a_conversation_retrieves_with_its_recent_user_turns():
     assert retrieval_query(conversation) == "What torque for the VX-220 casing bolts?\nAnd for the VX-150?"
     assert retrieval_query(conversation, turns=1) == "And for the VX-150?"
     assert retrieval_query([{"role": "system", "content": "s"}]) == ""
+    assert last_question(conversation) == "And for the VX-150?"  # what the sources must cover (rag.support)
+    assert last_question([{"role": "system", "content": "s"}]) == ""
 
 
 def test_the_system_prompt_goes_first_unless_the_conversation_has_one():
