@@ -37,7 +37,7 @@ GROUPS = (
     ("speed", "Speed", "Latency: wall time of the generate call that produced the answer (a batch of "
      "batch_size questions); tokens/s: generated tokens / that time."),
 )
-RETRIEVAL_LABELS = {"recall_at_k": "Recall@k", "mrr": "MRR"}
+RETRIEVAL_LABELS = {"recall_at_k": "Recall@k", "mrr": "MRR", "declined": "Declined"}
 
 
 @dataclass
@@ -134,7 +134,9 @@ def metric_tables(results: dict, groups: tuple[str, ...]) -> list[Block]:
         blocks += [
             ("h3", "Retrieval (shared by the +rag variants)"),
             ("p", "Recall@k: share of the gold documents among the top-k retrieved documents; MRR: mean of "
-                  "1 / rank of the first gold document."),
+                  "1 / rank of the first gold document; declined: share of all questions the search left without "
+                  "a source (retriever.min_similarity, retriever.min_coverage), which every +rag variant answers "
+                  "with 'I do not know' without running the model."),
             ("table", Table(["Retrieval"] + [RETRIEVAL_LABELS[key] for key in RETRIEVAL], rows)),
         ]
     return blocks

@@ -110,7 +110,7 @@ METRICS = (
 )
 METRIC_KEYS = tuple(spec.key for spec in METRICS)
 SCORE_KEYS = tuple(dict.fromkeys(spec.score_key for spec in METRICS))  # what score_answer returns
-RETRIEVAL = ("recall_at_k", "mrr")
+RETRIEVAL = ("recall_at_k", "mrr", "declined")
 
 
 def metric_spec(key: str) -> MetricSpec:
@@ -152,13 +152,16 @@ def score_answer(record: AnswerRecord, prompt: QuestionPrompts, rag: bool) -> di
 
 
 def retrieval_scores(prompt: QuestionPrompts, k: int) -> dict[str, float]:
-    """recall@k and reciprocal rank over the retrieved chunks' doc ids (rag.quality's); NaN without gold ids."""
+    """recall@k and reciprocal rank over the retrieved chunks' doc ids (rag.quality's; NaN without gold ids), and
+    whether the search left no source (1.0: the +rag variants answer prompt.ABSTAIN without running the model)."""
     gold = prompt.question.doc_ids
+    declined = float(prompt.declined)
     if not gold:
-        return {"recall_at_k": NAN, "mrr": NAN}
+        return {"recall_at_k": NAN, "mrr": NAN, "declined": declined}
     return {
         "recall_at_k": recall_at_k(prompt.retrieved_doc_ids, gold, k),
         "mrr": reciprocal_rank(prompt.retrieved_doc_ids, gold),
+        "declined": declined,
     }
 
 
@@ -181,7 +184,7 @@ BY_KIND = ("f1", "key_terms", "abstain_rate")  # the metrics KindScores holds
 class Summary:
     metrics: dict[str, dict[str, dict]]  # variant -> metric -> Estimate as a dict
     comparisons: list[dict]  # one per (variant, reference, metric): Comparison as a dict
-    retrieval: dict[str, dict] | None  # recall_at_k / mrr -> Estimate as a dict, and k
+    retrieval: dict[str, dict] | None  # recall_at_k / mrr / declined -> Estimate as a dict, and k
     by_kind: list[KindScores] = field(default_factory=list)  # per variant, per kind present, in KINDS order
 
 

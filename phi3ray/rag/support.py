@@ -12,7 +12,9 @@ a term rare in the corpus ("RAL", "E31", "600") weighs much, one on every page (
 a term no chunk holds weighs most. The question's terms are its words as Weaviate's word tokenizer splits
 them, codes kept whole ("VX-300", "E31"), less English function words; a chunk holds a term when it holds a
 word of the same Porter2 stem ("bearings" ~ "bearing") or, for words, one whose embedding is close to the
-term's ("weigh" ~ "weight", "max" ~ "maximum"): questions and manuals rarely use the same words. A chunk's words are those of its heading line and text, what the embedder saw.
+term's ("weigh" ~ "weight", "max" ~ "maximum"): questions and manuals rarely use the same words. A chunk's
+words are those of its heading line and text, what the embedder saw. Each word is embedded once per Retriever
+(the cache grows with the corpus vocabulary seen in results, ~1.5 KB a word).
 
 The score is absolute: a share of the question's own terms, comparable across queries, unlike the hybrid
 score (normalised per query). retriever.min_coverage is the floor under the coverage of all the chunks a

@@ -339,6 +339,10 @@ class Generator:
     async def _answer(self, row: Request, result: ChatResult, chunks: list[dict] | None) -> AsyncIterator[Event]:
         """The row's events; a RAG request left without sources gets prompt.ABSTAIN and the model is not run."""
         if declines(chunks, result.retrieved):
+            if self.engine is not None:
+                self.metrics.requests.inc(1, {"adapter": row.adapter, "finish_reason": "declined"})
+            access_log.info("request %s adapter=%s prompt_tokens=%d declined: no source covers the question",
+                            _request_id(), row.adapter, result.prompt_tokens)
             yield ABSTAIN
             yield Completion(ABSTAIN, result.prompt_tokens, count_tokens(self.tokenizer, ABSTAIN), "stop")
             return

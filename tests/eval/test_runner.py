@@ -88,7 +88,7 @@ def check_report_matches_results(report: str, results: dict) -> None:
                 assert row[3:7] == [number(c["diff"]), f"[{number(c['ci_low'])}, {number(c['ci_high'])}]",
                                     number(c["p_value"]), str(c["n"])]
         elif header[0] == "Retrieval":
-            assert rows[0][1:] == [cell(results["retrieval"]["recall_at_k"]), cell(results["retrieval"]["mrr"])]
+            assert rows[0][1:] == [cell(results["retrieval"][key]) for key in ("recall_at_k", "mrr", "declined")]
     # 4 variants x 11 metrics (quality, abstention, speed) + 2 rag variants x 3 citation metrics
     assert metric_cells == 4 * 11 + 2 * 3
     [by_kind] = [t for t in tables if t[0][0] == "Variant" and t[0][1].startswith("taught")]
@@ -129,6 +129,7 @@ def test_full_matrix_report_and_passing_gate(eval_overrides, trained_adapter, tm
         assert row["abstained"] == bool(row["scores"]["abstained"]) and "abstention_case" not in row["scores"]
         assert (row["kind"] == "unanswerable") == (row["scores"]["f1"] is None)
     assert declined and declined <= {row["id"] for row in unanswerable}  # h073: the manuals hold no RAL colour
+    assert results["retrieval"]["declined"]["value"] == pytest.approx(len(declined) / QUESTIONS)
     kinds = [row["kind"] for row in answers if row["variant"] == "base"]
     assert kinds == ["documents", "taught"] * 4 + ["unanswerable"] * 2
 

@@ -56,17 +56,21 @@ def test_plain_variants_have_no_citation_scores():
 
 
 def test_retrieval_scores_rank_chunks():
-    assert retrieval_scores(PROMPT, k=1) == {"recall_at_k": 0.0, "mrr": 0.5}
-    assert retrieval_scores(PROMPT, k=2) == {"recall_at_k": 1.0, "mrr": 0.5}
+    assert retrieval_scores(PROMPT, k=1) == {"recall_at_k": 0.0, "mrr": 0.5, "declined": 0.0}
+    assert retrieval_scores(PROMPT, k=2) == {"recall_at_k": 1.0, "mrr": 0.5, "declined": 0.0}
     no_gold = QuestionPrompts(HeldoutQuestion("h2", "q", "a"), plain=[], retrieved_doc_ids=["x"])
-    assert all(math.isnan(v) for v in retrieval_scores(no_gold, k=5).values())
+    scores = retrieval_scores(no_gold, k=5)
+    assert math.isnan(scores["recall_at_k"]) and math.isnan(scores["mrr"]) and scores["declined"] == 0.0
+    declined = QuestionPrompts(HeldoutQuestion("h3", "q", "a"), plain=[], rag=[], declined=True)
+    assert retrieval_scores(declined, k=5)["declined"] == 1.0  # no source: +rag answers are prompt.ABSTAIN
 
 
 def test_summary_compares_every_variant_with_base_and_rag_ones_with_their_neighbours():
     variants = build_matrix(["pumps"])
     row = {key: 0.5 for key in SCORE_KEYS}
     scores = {v.name: [dict(row), dict(row)] for v in variants}
-    summary = summarize(variants, scores, retrieval=[{"recall_at_k": 1.0, "mrr": 0.5}] * 2, k=5, samples=50, seed=0)
+    retrieval = [{"recall_at_k": 1.0, "mrr": 0.5, "declined": 0.0}] * 2
+    summary = summarize(variants, scores, retrieval=retrieval, k=5, samples=50, seed=0)
     pairs = sorted({(c["variant"], c["reference"]) for c in summary.comparisons})
     assert pairs == [("base+rag", "base"), ("pumps", "base"), ("pumps+rag", "base"), ("pumps+rag", "base+rag"),
                      ("pumps+rag", "pumps")]
