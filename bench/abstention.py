@@ -39,8 +39,8 @@ def training_questions(cfg: IngestConfig) -> list[tuple[str, set[str]]]:
     from phi3ray.data.readers import read_examples
 
     examples = read_examples([str(ROOT / p) for p in cfg.data.train_files], cfg.data.format).examples
-    firsts = ((next(m["content"] for m in e.messages if m["role"] == "user"), e.doc_ids) for e in examples)
-    return [(question, set(doc_ids)) for question, doc_ids in firsts if doc_ids]
+    firsts = ((next((m["content"] for m in e.messages if m["role"] == "user"), ""), e.doc_ids) for e in examples)
+    return [(question, set(doc_ids)) for question, doc_ids in firsts if question and doc_ids]
 
 
 def heldout_questions(path: Path) -> tuple[list[tuple[str, set[str]]], list[str]]:

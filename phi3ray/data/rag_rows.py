@@ -11,10 +11,11 @@ model learns both to read the right source among wrong ones and to keep the doma
   to them finds (counted as ``gold_fetched``);
 - with probability ``gold_share`` a row shows the gold chunk with the other chunks retrieval found: exactly
   serving's top k when the gold is among them, else the top k - 1 with the fetched gold at a random place;
-  its answer cites the gold chunk's number, ``... [2]``; the other rows show k non-gold chunks and answer with prompt.ABSTAIN
-  (``without_gold=abstain``, the default: the product promises an answer that is cited or declined) or
-  from what the adapter learns (``without_gold=memory``, RAFT's choice, which also teaches the adapter to
-  answer without support where nobody knows the answer: unanswerable questions then get inventions);
+  its answer cites the gold chunk's number, ``... [2]``; the other rows show k non-gold chunks and keep their
+  answer (``without_gold=memory``, the default and RAFT's choice) or answer prompt.ABSTAIN (``abstain``);
+- a row whose search the retriever's floors leave without a source (retriever.min_coverage) shows the
+  no-sources prompt and answers prompt.ABSTAIN whatever without_gold says, as serving does without running
+  the model; the gold fetch above is not held to min_coverage (counted as ``rows_declined``);
 - rows without ``doc_ids`` cannot have a gold chunk: they get distractor-only prompts and count as such.
 
 Seeded and deterministic for a given index. The rows' lineage — collection, object count, a hash of the
@@ -35,7 +36,7 @@ from phi3ray.config import GenerationSettings, ModelConfig, RetrieverConfig
 from phi3ray.data.readers import Example
 from phi3ray.errors import ConfigValueError, EmptyCollectionError
 from phi3ray.rag.connection import describe
-from phi3ray.rag.prompt import ABSTAIN, build_prompt, last_question, retrieval_query
+from phi3ray.rag.prompt import ABSTAIN, build_prompt, declines, last_question, retrieval_query
 
 RAG_ROWS_FILE = "rag_rows.jsonl"  # in the run folder, with rag_rows.jsonl.lineage.json
 SEARCH_DEPTH = 3  # retrieve top_k * this many chunks: room for distractors once gold chunks are set aside
@@ -68,6 +69,7 @@ class RagRowsLineage:
     rows_with_gold: int = 0  # rows whose prompt shows the gold chunk
     gold_fetched: int = 0  # of those: gold documents retrieval missed, fetched by a doc_id search
     rows_without_doc_ids: int = 0  # rows with no gold documents named: distractor-only by necessity
+    rows_declined: int = 0  # distractor rows left without a source (retriever floors): ABSTAIN, as serving answers
 
 
 @dataclass
@@ -122,6 +124,9 @@ def make_rag_rows(
             reply = f"{answer} [{number}]"
             lineage.rows_with_gold += 1
             lineage.gold_fetched += fetched
+        elif declines(chunks, sources):  # serving answers this prompt with ABSTAIN, the model not run
+            reply = ABSTAIN
+            lineage.rows_declined += 1
         else:
             reply = answer if without_gold == "memory" else ABSTAIN
         lineage.rows_without_doc_ids += not example.doc_ids
@@ -144,7 +149,7 @@ def _sources(retriever, conversation: list[dict], doc_ids: list[str], want_gold:
         ranked = [c for c in found if c.doc_id in gold_docs]
         if ranked:
             return found, ranked[0], False
-        fetched = retriever.search(query, top_k=1, filters={"doc_id": sorted(gold_docs)})
+        fetched = retriever.search(query, top_k=1, filters={"doc_id": sorted(gold_docs)}, gate=False)
         if fetched:  # retrieval missed the gold documents: their best chunk replaces the last one shown
             chunks = found[: k - 1]
             chunks.insert(rng.randint(0, len(chunks)), fetched[0])

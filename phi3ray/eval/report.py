@@ -134,9 +134,9 @@ def metric_tables(results: dict, groups: tuple[str, ...]) -> list[Block]:
         blocks += [
             ("h3", "Retrieval (shared by the +rag variants)"),
             ("p", "Recall@k: share of the gold documents among the top-k retrieved documents; MRR: mean of "
-                  "1 / rank of the first gold document; declined: share of all questions the search left without "
-                  "a source (retriever.min_similarity, retriever.min_coverage), which every +rag variant answers "
-                  "with 'I do not know' without running the model."),
+                  "1 / rank of the first gold document; declined: share of all questions whose RAG prompt has no "
+                  "source (the retriever's floors min_similarity and min_coverage left none, or none fitted the "
+                  "token budget), which every +rag variant answers with 'I do not know' without running the model."),
             ("table", Table(["Retrieval"] + [RETRIEVAL_LABELS[key] for key in RETRIEVAL], rows)),
         ]
     return blocks

@@ -41,7 +41,7 @@ class AnswerRecord:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # stop | length
-    latency_s: float  # wall time of the generate call that produced it (a batch of batch_size questions)
+    latency_s: float  # wall time of the generate call that produced it (a batch of questions); NaN: not generated
     reference_nll: float  # sum of -log p of the reference answer's tokens under this variant's prompt
     reference_tokens: int
 
@@ -72,17 +72,17 @@ class EvalWorker:
             model, tokenizer = self.adapters.model, self.adapters.tokenizer
             conversations = [item.rag if variant.rag else item.plain for item in items]
             names = [adapter] * len(items)
-            fixed = [variant.rag and item.declined for item in items]
+            declined = [variant.rag and item.declined for item in items]
+            run = [i for i, d in enumerate(declined) if not d]
             start = time.perf_counter()
-            run = [i for i, f in enumerate(fixed) if not f]
             generated = generate_chat(model, tokenizer, [conversations[i] for i in run], [self.sampling] * len(run),
                                       [names[i] for i in run]) if run else []
-            completions = [declined_completion(tokenizer, c) for c in conversations]
-            for i, completion in zip(run, generated):
-                completions[i] = completion
             latency = time.perf_counter() - start
+            completions = dict(zip(run, generated))
             nlls = reference_nll(model, tokenizer, conversations, [item.reference for item in items], names)
-            for item, completion, (nll, n_tokens) in zip(items, completions, nlls):
+            for i, (item, (nll, n_tokens)) in enumerate(zip(items, nlls)):
+                # a declined question was not generated: its answer is prompt.ABSTAIN and it has no latency
+                completion = completions[i] if i in completions else declined_completion(tokenizer, conversations[i])
                 records.append(
                     AnswerRecord(
                         question_id=item.question_id,
@@ -91,7 +91,7 @@ class EvalWorker:
                         prompt_tokens=completion.prompt_tokens,
                         completion_tokens=completion.completion_tokens,
                         finish_reason=completion.finish_reason,
-                        latency_s=latency,
+                        latency_s=latency if i in completions else float("nan"),
                         reference_nll=nll,
                         reference_tokens=n_tokens,
                     )

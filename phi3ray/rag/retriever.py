@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 FUSIONS = {"relative_score": HybridFusion.RELATIVE_SCORE, "ranked": HybridFusion.RANKED}
 FILTERABLE = ("source", "doc_id")  # metadata a search may be restricted to
 RETURNED = ["doc_id", "title", "section", "source", "text", "chunk_index"]
+IDF_CACHE = 100_000  # terms whose idf a Retriever keeps
 
 
 class Retriever:
@@ -52,6 +53,7 @@ class Retriever:
         alpha: float | None = None,
         filters: dict[str, str | list[str]] | None = None,
         question: str | None = None,
+        gate: bool = True,
     ) -> list[RetrievedChunk]:
         """The best chunks for query, best first; chunks below cfg.min_score or cfg.min_similarity are dropped,
         and all of them when together they cover less than cfg.min_coverage of the question (rag.support).
@@ -60,6 +62,7 @@ class Retriever:
             alpha: 0 = BM25 only, 1 = vector only; None = cfg.alpha.
             filters: {"source" | "doc_id": a value or a list of values (any of them)}.
             question: what the sources must answer (a conversation's last user turn); None = query.
+            gate: False keeps the chunks whatever their coverage (RAG training rows fetching a gold chunk).
         """
         alpha = self.cfg.alpha if alpha is None else alpha
         if not 0.0 <= alpha <= 1.0:
@@ -94,10 +97,12 @@ class Retriever:
         ]
         floor = self.cfg.min_similarity
         chunks = [c for c in chunks if c.score >= self.cfg.min_score and (floor is None or c.similarity >= floor)]
+        cut = self.cfg.min_coverage
+        if cut is None or not gate:
+            return chunks
         question = query if question is None else question
         self.measure_coverage(question, chunks)
-        cut = self.cfg.min_coverage
-        return chunks if cut is None or self.coverage(question, chunks) >= cut else []
+        return chunks if self.coverage(question, chunks) >= cut else []
 
     def measure_coverage(self, question: str, chunks: list[RetrievedChunk]) -> None:
         """Set each chunk's coverage of question (phi3ray.rag.support)."""
@@ -117,7 +122,10 @@ class Retriever:
         if word not in self._idf:
             if self._chunks is None:
                 self._chunks = self.store.count()
-            self._idf[word] = bm25_idf(self.store.holding(weaviate_words(word)), self._chunks)
+            if len(self._idf) >= IDF_CACHE:  # question terms come from users: keep the cache bounded
+                self._idf.clear()
+            holding = min(self.store.holding(weaviate_words(word)), self._chunks)  # the count may have grown since
+            self._idf[word] = bm25_idf(holding, self._chunks)
         return self._idf[word]
 
     def close(self) -> None:

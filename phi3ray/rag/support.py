@@ -14,7 +14,7 @@ them, codes kept whole ("VX-300", "E31"), less English function words; a chunk h
 word of the same Porter2 stem ("bearings" ~ "bearing") or, for words, one whose embedding is close to the
 term's ("weigh" ~ "weight", "max" ~ "maximum"): questions and manuals rarely use the same words. A chunk's
 words are those of its heading line and text, what the embedder saw. Each word is embedded once per Retriever
-(the cache grows with the corpus vocabulary seen in results, ~1.5 KB a word).
+(a bounded cache, ~1.5 KB a word).
 
 The score is absolute: a share of the question's own terms, comparable across queries, unlike the hybrid
 score (normalised per query). retriever.min_coverage is the floor under the coverage of all the chunks a
@@ -33,7 +33,8 @@ import numpy as np
 import snowballstemmer
 
 # a code ("VX-300", "AD-7", "E31", "7313") is one term; other words split as Weaviate's word tokenizer splits them
-_TOKEN = re.compile(r"[a-z]+-?[0-9][a-z0-9]*|[0-9][a-z0-9]*|[a-z]+")
+# (any letters, not only ASCII; stems and function words are English)
+_TOKEN = re.compile(r"[^\W\d_]+-?\d[^\W_]*|\d[^\W_]*|[^\W\d_]+")
 SIMILAR = 0.65  # cosine of two words' embeddings at which one stands for the other ("weigh" ~ "weight": 0.91)
 
 # Function words and the words a question is phrased with; they say nothing about what a source must contain.
@@ -69,7 +70,7 @@ def is_code(term: str) -> bool:
 
 def weaviate_words(term: str) -> list[str]:
     """The words Weaviate's word tokenizer makes of a term ("vx300" -> ["vx", "300"])."""
-    return re.findall(r"[a-z]+|[0-9]+", term) if is_code(term) and not term.isdigit() else [term]
+    return re.findall(r"[^\W\d_]+|\d+", term) if is_code(term) and not term.isdigit() else [term]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -90,20 +91,34 @@ def bm25_idf(document_frequency: int, documents: int) -> float:
 class WordVectors:
     """Embeddings of single words, each computed once: whether a text holds a word that stands for a term."""
 
+    MAX_WORDS = 200_000  # ~300 MB of MiniLM vectors at most; question terms come from users, so it is bounded
+
     def __init__(self, embed: Callable[[list[str]], np.ndarray]):
         self.embed = embed  # texts -> (N, D) unit rows
         self.vectors: dict[str, np.ndarray] = {}
 
-    def similar(self, term: str, words: Iterable[str]) -> bool:
-        """Whether one of words (none of them a code) has an embedding within SIMILAR of term's."""
+    def matrix(self, words: Iterable[str]) -> np.ndarray | None:
+        """The embeddings of words that are not codes, one row each; None when there is none."""
         words = [w for w in words if not is_code(w)]
-        if is_code(term) or not words:
+        if not words:
+            return None
+        self._embed_missing(words)
+        return np.stack([self.vectors[w] for w in words])
+
+    def similar(self, term: str, matrix: np.ndarray | None) -> bool:
+        """Whether one of matrix's words has an embedding within SIMILAR of term's (a code never)."""
+        if is_code(term) or matrix is None:
             return False
-        missing = [w for w in dict.fromkeys([term, *words]) if w not in self.vectors]
-        if missing:
-            self.vectors.update(zip(missing, self.embed(missing)))
-        matrix = np.stack([self.vectors[w] for w in words])
+        self._embed_missing([term])
         return bool((matrix @ self.vectors[term]).max() >= SIMILAR)
+
+    def _embed_missing(self, words: list[str]) -> None:
+        missing = [w for w in dict.fromkeys(words) if w not in self.vectors]
+        if not missing:
+            return
+        if len(self.vectors) + len(missing) > self.MAX_WORDS:
+            self.vectors.clear()
+        self.vectors.update(zip(missing, self.embed(missing)))
 
 
 def coverage(
@@ -115,12 +130,16 @@ def coverage(
     1.0 when the question has no terms."""
     vocabularies = [set(tokens(text)) for text in texts]
     stems = [{stem(word) for word in words} for words in vocabularies]
+    matrices: list[np.ndarray | None] | None = None  # embedded only when a term is not held by its stem
     total = found = 0.0
     for term in question_terms:
         w = weight(term)
         total += w
-        if any(stem(term) in held for held in stems) or (
-            vectors is not None and any(vectors.similar(term, words) for words in vocabularies)
-        ):
+        if any(stem(term) in held for held in stems):
             found += w
+        elif vectors is not None and not is_code(term):
+            if matrices is None:
+                matrices = [vectors.matrix(words) for words in vocabularies]
+            if any(vectors.similar(term, m) for m in matrices):
+                found += w
     return found / total if total > 0 else 1.0

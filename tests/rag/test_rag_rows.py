@@ -9,10 +9,10 @@ import pytest
 
 from phi3ray.config import GenerationSettings, load_config
 from phi3ray.data.rag_rows import check_fits, index_lineage, make_rag_rows, write_rag_rows
-from phi3ray.data.readers import read_examples
+from phi3ray.data.readers import Example, read_examples
 from phi3ray.errors import ConfigValueError, EmptyCollectionError
 from phi3ray.models.base import load_tokenizer
-from phi3ray.rag.prompt import ABSTAIN, build_prompt, cited_numbers, retrieval_query
+from phi3ray.rag.prompt import ABSTAIN, NO_SOURCES, build_prompt, cited_numbers, retrieval_query
 from phi3ray.rag.retriever import Retriever
 from phi3ray.rag.schema import ensure_collection
 from tests.rag.conftest import ROOT
@@ -68,6 +68,22 @@ def test_distractor_rows_show_no_gold_document_and_abstain_when_asked(setup):
         assert not any(line.startswith(t) for line in shown for t in gold_titles), (example.source, shown)
     memory = _rows(setup, gold_share=0.0, without_gold="memory")
     assert [r.messages[-1] for r in memory.examples] == [e.messages[-1] for e in examples]
+
+
+def test_a_question_the_index_does_not_cover_gets_the_serving_decline_or_its_gold_chunk(setup):
+    retriever, _, tokenizer, model = setup
+    question = "What RAL colour code is the casing of a VX-220 painted in?"  # below retriever.min_coverage
+    assert retriever.search(question) == []
+    example = Example([{"role": "user", "content": question}, {"role": "assistant", "content": "RAL 5015."}],
+                      "made-up:1", ["vx-220-specifications"])
+    settings = dict(model=model, generation=GenerationSettings(max_new_tokens=64), system_prompt=None, seed=3)
+    without = make_rag_rows([example], retriever, tokenizer, gold_share=0.0, without_gold="memory", **settings)
+    row = without.examples[0].messages
+    assert row[-2]["content"].startswith(NO_SOURCES) and row[-1]["content"] == ABSTAIN  # what serving answers
+    assert without.lineage.rows_declined == 1 and without.cited == [None]
+    gold = make_rag_rows([example], retriever, tokenizer, gold_share=1.0, without_gold="memory", **settings)
+    assert gold.cited == [1] and gold.examples[0].messages[-1]["content"] == "RAL 5015. [1]"  # fetched, not gated
+    assert (gold.lineage.rows_with_gold, gold.lineage.gold_fetched, gold.lineage.rows_declined) == (1, 1, 0)
 
 
 def _title(retriever, doc_id: str) -> str:

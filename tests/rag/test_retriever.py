@@ -93,7 +93,7 @@ def test_min_similarity_cuts_off_topic_questions_and_keeps_the_order_of_the_rest
             assert retriever.search(off_topic) == []
         query = "How often should the oil chamber of a VXS-80 be inspected?"
         everything, kept = unfloored.search(query, top_k=10), retriever.search(query, top_k=10)
-        assert kept == [c for c in everything if c.similarity >= floor]  # a filter: same chunks, same order
+        assert uncovered(kept) == [c for c in everything if c.similarity >= floor]  # a filter: same chunks and order
         assert kept and kept[0].doc_id == "vxs-80-service" and all(-1.0 <= c.similarity <= 1.0 for c in everything)
         assert [c.score for c in kept] == sorted((c.score for c in kept), reverse=True)
         stored = unfloored.collection.query.fetch_object_by_id(kept[0].object_id, include_vector=True)
@@ -114,8 +114,9 @@ def test_min_coverage_leaves_a_question_the_manuals_do_not_answer_without_source
         assert found and any(c.doc_id.startswith("vx-220") for c in found)
         assert uncut.coverage(unanswerable, found) < floor  # they hold "casing" and "VX-220", not "RAL" or "colour"
         assert retriever.search(unanswerable) == []
+        assert retriever.search(unanswerable, gate=False) == found  # what RAG training's gold fetch uses
         answerable = "How often should the oil chamber of a VXS-80 be inspected?"
-        assert retriever.search(answerable) == uncut.search(answerable)  # a gate, not a filter: all or none
+        assert uncovered(retriever.search(answerable)) == uncut.search(answerable)  # a gate, not a filter: all or none
         assert uncut.coverage(answerable, []) == 0.0
         # a follow-up must be covered by its own words, not by the earlier question it is searched with
         follow_up = "What RAL colour code is its casing painted in?"
@@ -123,6 +124,11 @@ def test_min_coverage_leaves_a_question_the_manuals_do_not_answer_without_source
         assert retriever.search(query) and retriever.search(query, question=follow_up) == []
     finally:
         uncut.close()
+
+
+def uncovered(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """chunks as a search without the coverage floor returns them (it does not measure coverage)."""
+    return [dataclasses.replace(c, coverage=None) for c in chunks]
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.01])

@@ -81,17 +81,21 @@ def test_filters_and_alpha_reach_weaviate(serve_app, chunks):
     "What RAL colour code is the casing of a VX-220 painted in?",  # on topic, unanswered: retriever.min_coverage
 ])  # fmt: skip
 def test_a_question_the_sources_do_not_cover_is_declined_without_running_the_model(serve_app, question):
-    """RAG was used and left no source: the answer is prompt.ABSTAIN (max_tokens=4 could not have generated it),
-    with empty source lists, streamed or not."""
-    body = {"model": "phi3", "messages": [{"role": "user", "content": question}]}
-    answer = serve_app.post({**body, "max_tokens": 4, "rag": {"enabled": True}}).json()
+    """RAG was used and left no source: the answer is prompt.ABSTAIN, with empty source lists, streamed or not,
+    held to max_tokens and stop as a generated answer is."""
+    body = {"model": "phi3", "messages": [{"role": "user", "content": question}], "rag": {"enabled": True}}
+    answer = serve_app.post(body).json()
     assert answer["rag"] == "used" and answer["sources"] == [] and answer["retrieved"] == []
     assert answer["choices"][0]["message"]["content"] == ABSTAIN and answer["choices"][0]["finish_reason"] == "stop"
-    plain = serve_app.post({**body, "max_tokens": 4}).json()
-    assert plain["choices"][0]["message"]["content"] != ABSTAIN and plain["usage"]["completion_tokens"] <= 4
+    plain = serve_app.post({"model": "phi3", "messages": body["messages"], "max_tokens": 4}).json()
     assert answer["usage"]["prompt_tokens"] > plain["usage"]["prompt_tokens"]  # NO_SOURCES went into the prompt
+    cut = serve_app.post({**body, "max_tokens": 4}).json()
+    assert cut["usage"]["completion_tokens"] == 4 and cut["choices"][0]["finish_reason"] == "length"
+    assert ABSTAIN.startswith(cut["choices"][0]["message"]["content"].strip())
+    stopped = serve_app.post({**body, "stop": [":"]}).json()["choices"][0]
+    assert (stopped["message"]["content"], stopped["finish_reason"]) == ("I do not know", "stop")
     events = list(serve_app.openai().chat.completions.create(
-        model="phi3", messages=body["messages"], max_tokens=4, stream=True, extra_body={"rag": {"enabled": True}}
+        model="phi3", messages=body["messages"], stream=True, extra_body={"rag": {"enabled": True}}
     ))
     assert "".join(e.choices[0].delta.content or "" for e in events if e.choices) == ABSTAIN
     assert events[-1].model_extra["sources"] == [] and events[-1].model_extra["retrieved"] == []
