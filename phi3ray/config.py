@@ -139,7 +139,7 @@ class DataConfig:
     # rows without the gold chunk: memory = keep the row's answer (RAFT's choice) | abstain = answer prompt.ABSTAIN.
     # Declining is retriever.min_coverage's job (the model is not run when the sources do not cover the question):
     # a tiny Phi-3 taught to abstain on such rows abstained on 14 of 72 answerable held-out questions and on none of
-    # the 12 unanswerable ones (sample, 4 epochs, no floor); with the floor, memory gives adapter+RAG F1 0.232
+    # the 12 unanswerable ones (sample, 4 epochs, no floor); with the floor, memory gives adapter+RAG F1 0.234
     # against 0.191 for abstain, at the same abstention precision 0.78 and recall 0.58 (README)
     rag_without_gold: str = "memory"
 
