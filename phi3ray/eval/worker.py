@@ -13,9 +13,7 @@ from phi3ray.console import quiet_third_party
 from phi3ray.eval.perplexity import reference_nll
 from phi3ray.eval.variants import Variant
 from phi3ray.models.adapters import AdapterSet
-from phi3ray.models.decoding import Completion
-from phi3ray.models.generation import Sampling, generate_chat
-from phi3ray.rag.prompt import ABSTAIN, count_tokens, encode_chat
+from phi3ray.models.generation import Sampling, declined_completion, encode_chat, generate_chat
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +70,7 @@ class EvalWorker:
             model, tokenizer = self.adapters.model, self.adapters.tokenizer
             conversations = [item.rag if variant.rag else item.plain for item in items]
             names = [adapter] * len(items)
-            declined = [variant.rag and item.declined for item in items]
-            run = [i for i, d in enumerate(declined) if not d]
+            run = [i for i, item in enumerate(items) if not (variant.rag and item.declined)]
             start = time.perf_counter()
             generated = generate_chat(model, tokenizer, [conversations[i] for i in run], [self.sampling] * len(run),
                                       [names[i] for i in run]) if run else []
@@ -82,7 +79,9 @@ class EvalWorker:
             nlls = reference_nll(model, tokenizer, conversations, [item.reference for item in items], names)
             for i, (item, (nll, n_tokens)) in enumerate(zip(items, nlls)):
                 # a declined question was not generated: its answer is prompt.ABSTAIN and it has no latency
-                completion = completions[i] if i in completions else declined_completion(tokenizer, conversations[i])
+                completion = completions.get(i) or declined_completion(
+                    tokenizer, len(encode_chat(tokenizer, conversations[i])), self.sampling
+                )
                 records.append(
                     AnswerRecord(
                         question_id=item.question_id,
@@ -98,7 +97,3 @@ class EvalWorker:
                 )
         return records
 
-
-def declined_completion(tokenizer, conversation: list[dict]) -> Completion:
-    """The answer to a RAG prompt without sources, as serving gives it: prompt.ABSTAIN, the model not run."""
-    return Completion(ABSTAIN, len(encode_chat(tokenizer, conversation)), count_tokens(tokenizer, ABSTAIN), "stop")

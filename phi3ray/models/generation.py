@@ -11,10 +11,10 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from phi3ray.models.base import stop_token_ids
 from phi3ray.models.decoding import Completion, RowSampling, RowStops, RowText, Sampling
 from phi3ray.names import BASE_ADAPTER
-from phi3ray.rag.prompt import encode_chat
+from phi3ray.rag.prompt import ABSTAIN, encode_chat
 
 
-__all__ = ["Completion", "Sampling", "encode_chat", "generate_chat", "generate_tokens"]
+__all__ = ["Completion", "Sampling", "declined_completion", "encode_chat", "generate_chat", "generate_tokens"]
 
 
 def _is_peft(model: PreTrainedModel) -> bool:
@@ -95,3 +95,15 @@ def generate_chat(
     """
     prompts = [encode_chat(tokenizer, conv) for conv in conversations]
     return generate_tokens(model, tokenizer, prompts, samplings, adapter_names)
+
+
+def declined_completion(tokenizer: PreTrainedTokenizerBase, prompt_tokens: int, sampling: Sampling) -> Completion:
+    """The answer to a RAG prompt without sources (rag.prompt.declines), the model not run: prompt.ABSTAIN, held to
+    sampling as a generated answer is: it ends before the first stop string, or after max_new_tokens tokens."""
+    cuts = [ABSTAIN.index(stop) for stop in sampling.stop if stop and stop in ABSTAIN]
+    text = ABSTAIN[: min(cuts)] if cuts else ABSTAIN
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    if len(ids) > sampling.max_new_tokens:
+        ids = ids[: sampling.max_new_tokens]
+        return Completion(tokenizer.decode(ids), prompt_tokens, len(ids), "length")
+    return Completion(text, prompt_tokens, len(ids), "stop")

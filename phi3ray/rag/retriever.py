@@ -101,13 +101,9 @@ class Retriever:
         if cut is None or not gate:
             return chunks
         question = query if question is None else question
-        self.measure_coverage(question, chunks)
-        return chunks if self.coverage(question, chunks) >= cut else []
-
-    def measure_coverage(self, question: str, chunks: list[RetrievedChunk]) -> None:
-        """Set each chunk's coverage of question (phi3ray.rag.support)."""
         for chunk in chunks:
             chunk.coverage = self.coverage(question, [chunk])
+        return chunks if self.coverage(question, chunks) >= cut else []
 
     def coverage(self, question: str, chunks: list[RetrievedChunk]) -> float:
         """The idf-weighted share of question's terms that chunks hold together; 0.0 for no chunk."""

@@ -34,9 +34,9 @@ from phi3ray.config import MethodConfig, ServeConfig, context_limit, system_prom
 from phi3ray.console import quiet_third_party
 from phi3ray.errors import HardwareError, Phi3RayError, PromptError, RequestError, UnknownAdapterError
 from phi3ray.models.adapters import AdapterSet
-from phi3ray.models.generation import Completion, Sampling, encode_chat, generate_tokens
+from phi3ray.models.generation import Completion, Sampling, declined_completion, encode_chat, generate_tokens
 from phi3ray.names import BASE_ADAPTER
-from phi3ray.rag.prompt import ABSTAIN, RetrievedChunk, build_prompt, declines
+from phi3ray.rag.prompt import RetrievedChunk, build_prompt, declines
 from phi3ray.serve.catalog import CatalogView, RuntimeAdapter
 from phi3ray.serve.engine import Engine, EngineSettings, Event, Request, request_error, size_kv_cache
 from phi3ray.serve.openai_schema import ChatRequest, ChatResult, cited_sources
@@ -343,23 +343,12 @@ class Generator:
                 self.metrics.requests.inc(1, {"adapter": row.adapter, "finish_reason": "declined"})
             access_log.info("request %s adapter=%s prompt_tokens=%d declined: the prompt has no source",
                             _request_id(), row.adapter, result.prompt_tokens)
-            completion = self._declined(row)
+            completion = declined_completion(self.tokenizer, len(row.prompt), row.sampling)
             yield completion.text
             yield completion
             return
         async for event in self._events(row):
             yield event
-
-    def _declined(self, row: Request) -> Completion:
-        """prompt.ABSTAIN as the row's answer, held to its sampling as a generated one is: it ends before the first
-        stop string, or after max_new_tokens tokens (finish_reason "length")."""
-        cuts = [ABSTAIN.index(stop) for stop in row.sampling.stop if stop and stop in ABSTAIN]
-        text = ABSTAIN[: min(cuts)] if cuts else ABSTAIN
-        ids = self.tokenizer(text, add_special_tokens=False).input_ids
-        if len(ids) > row.sampling.max_new_tokens:
-            ids = ids[: row.sampling.max_new_tokens]
-            return Completion(self.tokenizer.decode(ids), len(row.prompt), len(ids), "length")
-        return Completion(text, len(row.prompt), len(ids), "stop")
 
     async def _events(self, row: Request) -> AsyncIterator[Event]:
         await self._ready(row.adapter)
