@@ -16,6 +16,7 @@ import numpy as np
 import weaviate
 from weaviate.classes.query import Filter
 from weaviate.collections import Collection
+from weaviate.collections.classes.filters import _Filters
 
 from phi3ray.errors import WeaviateUnavailableError
 
@@ -82,11 +83,10 @@ class ChunkStore:
         with self.unavailable_as_error():
             return self.collection.aggregate.over_all(total_count=True).total_count
 
-    def holding(self, words: list[str]) -> int:
-        """How many chunks hold all of words (tokens of Weaviate's word tokenizer) in their text, title or section."""
-        where = Filter.any_of([Filter.by_property(prop).contains_all(words) for prop in ("text", "title", "section")])
+    def holding(self, forms: list[list[str]]) -> int:
+        """How many chunks hold all the words of one of forms in their text, title or section (holding_filter)."""
         with self.unavailable_as_error():
-            return self.collection.aggregate.over_all(total_count=True, filters=where).total_count
+            return self.collection.aggregate.over_all(total_count=True, filters=holding_filter(forms)).total_count
 
     def write(self, batches: Iterable[dict[str, np.ndarray]], batch_size: int, max_retries: float) -> WriteResult:
         """Batch-import rows (chunk columns plus `vector`) under their own ids; collect every failed object.
@@ -210,3 +210,12 @@ def _closed_after(iterator: Iterator) -> Iterator[None]:
 def _first_line(err: object) -> str:
     text = str(err).strip() or type(err).__name__
     return text.splitlines()[0][:300]
+
+
+def holding_filter(forms: list[list[str]]) -> _Filters:
+    """Chunks whose text, title or section holds all the words (tokens of Weaviate's word tokenizer) of one of
+    forms: [["vx", "300"], ["vx300"]] matches "VX-300" and "VX300" (and "VX 300" or "vx ... 300", which a caller
+    tells apart with support.holds)."""
+    return Filter.any_of(
+        [Filter.by_property(prop).contains_all(words) for words in forms for prop in ("text", "title", "section")]
+    )

@@ -16,6 +16,12 @@ term's ("weigh" ~ "weight", "max" ~ "maximum"): questions and manuals rarely use
 words are those of its heading line and text, what the embedder saw. Each word is embedded once per Retriever
 (a bounded cache, ~1.5 KB a word).
 
+An identifier is held or not, never in part: a question naming one (a model, part or fault code: "VX-600",
+"E31") that none of the sources mentions has coverage 0. The idf share alone would let "What is the rated flow
+of the VX-600?" pass on sources about the VX-300's rated flow. Retriever.search puts a chunk about each
+identifier the question names among the sources when the collection (within the search's filters) has one, so
+a missing identifier mostly means that the documents never mention it.
+
 The score is absolute: a share of the question's own terms, comparable across queries, unlike the hybrid
 score (normalised per query). retriever.min_coverage is the floor under the coverage of all the chunks a
 search found: below it the search returns none. bench/abstention.py chooses it on the training questions
@@ -68,9 +74,34 @@ def is_code(term: str) -> bool:
     return any(ch.isdigit() for ch in term)
 
 
-def weaviate_words(term: str) -> list[str]:
-    """The words Weaviate's word tokenizer makes of a term ("vx300" -> ["vx", "300"])."""
-    return re.findall(r"[^\W\d_]+|\d+", term) if is_code(term) and not term.isdigit() else [term]
+def is_identifier(term: str) -> bool:
+    """A code that names one thing, letters then digits: a model, part or fault code ("vx300", "e31", "gr80"), not
+    a quantity ("60hz", "2900rpm") or a number."""
+    return len(term) >= 3 and is_code(term) and term[0].isalpha()
+
+
+def identifiers(text: str) -> list[str]:
+    """The identifiers text names, in order ("What does E31 mean on the AD-7?" -> ["e31", "ad7"])."""
+    return [t for t in terms(text) if is_identifier(t)]
+
+
+def holds(identifier: str, text: str) -> bool:
+    """Whether text names identifier, exactly ("VX-300" and "VX300" name vx300; "VX-3000" and "VX 300" do not)."""
+    return identifier in tokens(text)
+
+
+def missing_identifiers(question_terms: Iterable[str], texts: Iterable[str]) -> list[str]:
+    """The identifiers among question_terms that none of texts holds: sources that never mention E31 do not
+    answer a question about it, however much else of the question they hold."""
+    held = {word for text in texts for word in tokens(text)}
+    return [t for t in question_terms if is_identifier(t) and t not in held]
+
+
+def weaviate_forms(term: str) -> list[list[str]]:
+    """The word lists Weaviate's word tokenizer (split at anything not a letter or digit) may have made of a term:
+    our tokens drop a code's hyphen, so "VX-300A" ["vx", "300a"] and "VX300A" ["vx300a"] are both asked for."""
+    split = re.fullmatch(r"([^\W\d_]+)(\d[^\W_]*)", term)
+    return [list(split.groups()), [term]] if split else [[term]]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -127,7 +158,11 @@ def coverage(
 ) -> float:
     """The weighted share of question_terms that texts hold, together: a term counts when one of them has a
     word of its stem or (vectors given) a word similar in meaning ("weight" for "weigh"); a code only exactly.
-    1.0 when the question has no terms."""
+    0.0 when an identifier of the question is in none of texts (missing_identifiers); 1.0 when the question has
+    no terms."""
+    question_terms, texts = list(question_terms), list(texts)
+    if missing_identifiers(question_terms, texts):
+        return 0.0
     vocabularies = [set(tokens(text)) for text in texts]
     stems = [{stem(word) for word in words} for words in vocabularies]
     matrices: list[np.ndarray | None] | None = None  # embedded only when a term is not held by its stem

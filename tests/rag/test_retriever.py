@@ -12,6 +12,7 @@ from phi3ray.errors import ConfigValueError
 from phi3ray.rag.quality import load_heldout, recall_at_k
 from phi3ray.rag.prompt import RetrievedChunk
 from phi3ray.rag.retriever import Retriever, build_filter, cosine
+from phi3ray.rag.support import weaviate_forms
 from tests.rag.conftest import ROOT
 
 HYBRID_RECALL_AT_5_FLOOR = 0.9  # measured 0.972 (70/72) with alpha=0.5; random top-5 chunks: about 0.11
@@ -122,6 +123,58 @@ def test_min_coverage_leaves_a_question_the_manuals_do_not_answer_without_source
         follow_up = "What RAL colour code is its casing painted in?"
         query = f"How often is the oil of a VX-220 changed?\n{follow_up}"
         assert retriever.search(query) and retriever.search(query, question=follow_up) == []
+    finally:
+        uncut.close()
+
+
+def test_a_chunk_about_the_identifier_a_question_names_comes_first(retriever):
+    # hybrid search alone ranks the fault-code overview and the E16 and E25 sections above "E21 Keypad disconnected"
+    question, k = "Explain fault code E21 on an AquiDrive AD-7 drive.", retriever.cfg.top_k
+    plain = retriever._hybrid(question, retriever.embedder.embed_query(question), retriever.cfg.alpha, k, None)
+    assert "E21 Keypad disconnected" not in [c.section for c in plain]
+    chunks = retriever.search(question)
+    assert len(chunks) == k and chunks[0].section == "E21 Keypad disconnected"
+    assert [c.object_id for c in chunks[1:]] == [c.object_id for c in plain[: k - 1]]  # the rest as ranked
+    # E04 is named in passing by the drive set-up manual: a chunk holding it is not one about it
+    chunks = retriever.search("The AquiDrive AD-7 display reads E04. What is the fault and how do I clear it?")
+    assert chunks[0].section == "E04 DC bus overvoltage"
+    # the pinned chunk keeps to the filters; within the part that lists E01-E12 no chunk names E21: no source
+    kept = retriever.search(question, filters={"doc_id": ["ad-7-fault-codes-part-2", "ad-7-drive-setup"]})
+    assert "E21 Keypad disconnected" in [c.section for c in kept]
+    assert {c.doc_id for c in kept} <= {"ad-7-fault-codes-part-2", "ad-7-drive-setup"}
+    assert retriever.search(question, filters={"doc_id": "ad-7-fault-codes-part-1"}) == []
+    ungated = retriever.search(question, filters={"doc_id": "ad-7-fault-codes-part-1"}, gate=False)
+    assert ungated and {c.doc_id for c in ungated} == {"ad-7-fault-codes-part-1"}
+
+
+def test_every_identifier_a_question_names_keeps_its_chunk_and_earlier_turns_come_second(retriever):
+    two = "Which fault is E04 and which is E21 on the AquiDrive AD-7?"
+    sections = [c.section for c in retriever.search(two, top_k=2)]
+    assert sections == ["E04 DC bus overvoltage", "E21 Keypad disconnected"]  # the second did not push out the first
+    sections = [c.section for c in retriever.search(two, top_k=1, gate=False)]
+    assert sections == ["E04 DC bus overvoltage"]  # more identifiers than room: the first named wins
+    follow_up = "And what does E05 mean?"
+    query = f"What does fault E21 mean on the AD-7?\n{follow_up}"
+    chunks = retriever.search(query, top_k=2, question=follow_up, gate=False)
+    assert [c.section for c in chunks] == ["E05 DC bus undervoltage", "E21 Keypad disconnected"]
+
+
+def test_a_question_naming_an_identifier_no_manual_mentions_gets_no_sources(pumps_ingested, retriever):
+    cfg, _ = pumps_ingested
+    question = "What is the rated flow of the Vortex VX-600 end-suction pump?"  # the range ends at the VX-450
+    uncut = Retriever(dataclasses.replace(cfg.retriever, min_coverage=None))
+    try:
+        found = uncut.search(question)
+        assert found and all("rated flow" in c.text.lower() for c in found[:3])  # every word but the model's
+        assert uncut.coverage(question, found) == 0.0
+        assert retriever.search(question) == []
+        answerable = "What is the rated flow of the Vortex VX-450 end-suction pump?"
+        assert retriever.search(answerable)[0].doc_id == "vx-450-specifications"
+        assert retriever.idf("vx600") > retriever.idf("vx450") > retriever.idf("pump")
+        # idf counts a code in either form: "VX-450" is two words to Weaviate, "E21" one
+        store = retriever.store
+        assert store.holding([["vx450"]]) == 0 and store.holding(weaviate_forms("vx450")) >= 3
+        assert store.holding([["e", "21"]]) == 0 and store.holding(weaviate_forms("e21")) >= 1
     finally:
         uncut.close()
 

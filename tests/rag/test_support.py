@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from phi3ray.rag.support import WordVectors, bm25_idf, coverage, stem, terms
+from phi3ray.rag.support import (
+    WordVectors, bm25_idf, coverage, holds, identifiers, missing_identifiers, stem, terms, weaviate_forms,
+)
 
 pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
 
@@ -52,7 +54,36 @@ def test_a_question_without_terms_is_covered():
 def test_a_code_counts_whole_and_only_exactly():
     weight = {"vx300": 2.0, "bearing": 1.0}.get
     assert coverage(["vx300", "bearing"], ["VX-300 Bearings"], weight) == pytest.approx(1.0)
-    assert coverage(["vx300", "bearing"], ["VX-3000 bearing, VX 300"], weight) == pytest.approx(1.0 / 3.0)
+    assert coverage(["bearing", "1x"], ["Bearings: 1× running speed"], lambda _: 1.0) == pytest.approx(1.0 / 2.0)
+    assert coverage(["vx300", "bearing"], ["VX-3000 bearing, VX 300"], weight) == 0.0  # an identifier: all or none
+
+
+def test_identifiers_are_codes_of_letters_and_digits():
+    assert identifiers("What does fault E31 mean on the AquiDrive AD-7?") == ["e31", "ad7"]
+    assert identifiers("Run 2 VX-300 pumps on 60Hz at 2900rpm, with 1x vibration") == ["vx300"]  # not quantities
+    assert identifiers("What is the rated flow?") == []
+    assert holds("vx300", "the VX-300 and the VX300A") and holds("e31", "Fault E31.")
+    assert not holds("vx300", "VX-3000, VX 300") and not holds("e31", "E 31")
+
+
+def test_an_identifier_no_source_names_leaves_no_coverage():
+    weight = {"vx600": 5.0, "rated": 1.0, "flow": 1.0}.get
+    question = ["rated", "flow", "vx600"]
+    assert missing_identifiers(question, ["VX-300 Specifications\nRated flow: 60 m³/h"]) == ["vx600"]
+    assert coverage(question, ["VX-300 Specifications\nRated flow: 60 m³/h"], weight) == 0.0  # not 2/7
+    assert coverage(question, ["VX-600: rated flow 90 m³/h"], weight) == pytest.approx(1.0)
+    assert coverage(question, ["VX-6000 rated flow", "VX 600"], weight) == 0.0  # exactly, never in parts
+    both = ["vx100", "vx150"]
+    assert coverage(both, ["VX-100 Specifications"], lambda _: 1.0) == 0.0
+    assert coverage(both, ["VX-100 Specifications", "VX-150 Specifications"], lambda _: 1.0) == 1.0  # together
+    assert coverage(iter(question), iter(["VX-300: rated flow"]), weight) == 0.0  # read once: iterables as lists
+
+
+def test_weaviate_forms_cover_a_code_written_with_and_without_its_hyphen():
+    assert weaviate_forms("vx300") == [["vx", "300"], ["vx300"]]  # "VX-300" is two words to Weaviate, "VX300" one
+    assert weaviate_forms("e31") == [["e", "31"], ["e31"]]
+    assert weaviate_forms("vx300a") == [["vx", "300a"], ["vx300a"]]  # "VX-300A": Weaviate splits at the hyphen only
+    assert weaviate_forms("bearing") == [["bearing"]] and weaviate_forms("2900") == [["2900"]]
 
 
 def test_a_similar_word_stands_for_a_term():
