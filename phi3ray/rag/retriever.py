@@ -145,9 +145,10 @@ class Retriever:
             return chunks
         pinned = {c.object_id for c in pins}
         rest = [c for c in chunks if c.object_id not in pinned]
+        named = [any(holds(name, _text(c)) for name in names) for c in rest]
         while rest and len(pins) + len(rest) > limit:
-            named = [any(holds(name, _text(c)) for name in names) for c in rest]
-            del rest[max((i for i, n in enumerate(named) if not n), default=len(rest) - 1)]
+            i = max((i for i, n in enumerate(named) if not n), default=len(rest) - 1)
+            del rest[i], named[i]
         return (pins + rest)[:limit]
 
     def coverage(self, question: str, chunks: list[RetrievedChunk]) -> float:
