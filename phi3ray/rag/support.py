@@ -18,7 +18,9 @@ words are those of its heading line and text, what the embedder saw. Each word i
 
 An identifier is held or not, never in part: a question naming one (a model, part or fault code: "VX-600",
 "E31") that none of the sources mentions has coverage 0. The idf share alone would let "What is the rated flow
-of the VX-600?" pass on sources about the VX-300's rated flow. Retriever.search puts a chunk about each
+of the VX-600?" pass on sources about the VX-300's rated flow. So is an acronym the question writes in capitals
+("MTBF", "ATEX"): it names one quantity or standard, and sources that name it neither as such nor spelled out
+("mean time between failures") do not give it, however much of the rest of the question they hold. Retriever.search puts a chunk about each
 identifier the question names among the sources when the collection (within the search's filters) has one, so
 a missing identifier mostly means that the documents never mention it.
 
@@ -90,6 +92,32 @@ def holds(identifier: str, text: str) -> bool:
     return identifier in tokens(text)
 
 
+def acronyms(text: str) -> list[str]:
+    """The abbreviations text writes in capitals, lower-case, in order ("What MTBF is quoted for the VX-220?" ->
+    ["mtbf"]; "ATEX", "NPSH", "RAL"); none when text has no lower-case letter (a question typed in capitals)."""
+    if not any(ch.islower() for ch in text):
+        return []
+    found = (w.lower() for w in _TOKEN.findall(text) if len(w) >= 2 and w.isalpha() and w.isupper())
+    return list(dict.fromkeys(found))
+
+
+def holds_acronym(acronym: str, text: str) -> bool:
+    """Whether text names acronym: as a word, with one letter more ("NPSHr", "PLCs"), as the start of a code (a
+    series: "VX" in "VX-300" and "VXS-80"), or spelled out, words whose initials it is ("MTBF": "mean time between
+    failures")."""
+    words = tokens(text)
+    if any(w.startswith(acronym) and (len(w) <= len(acronym) + 1 or is_code(w)) for w in words):
+        return True
+    n = len(acronym)
+    return any("".join(w[0] for w in words[i:i + n]) == acronym for i in range(len(words) - n + 1))
+
+
+def missing_acronyms(question_acronyms: Iterable[str], texts: Iterable[str]) -> list[str]:
+    """The acronyms among question_acronyms that none of texts names (holds_acronym)."""
+    texts = list(texts)
+    return [a for a in question_acronyms if not any(holds_acronym(a, text) for text in texts)]
+
+
 def missing_identifiers(question_terms: Iterable[str], texts: Iterable[str]) -> list[str]:
     """The identifiers among question_terms that none of texts holds: sources that never mention E31 do not
     answer a question about it, however much else of the question they hold."""
@@ -154,14 +182,14 @@ class WordVectors:
 
 def coverage(
     question_terms: Iterable[str], texts: Iterable[str], weight: Callable[[str], float],
-    vectors: WordVectors | None = None,
+    vectors: WordVectors | None = None, question_acronyms: Iterable[str] = (),
 ) -> float:
     """The weighted share of question_terms that texts hold, together: a term counts when one of them has a
     word of its stem or (vectors given) a word similar in meaning ("weight" for "weigh"); a code only exactly.
-    0.0 when an identifier of the question is in none of texts (missing_identifiers); 1.0 when the question has
-    no terms."""
+    0.0 when an identifier or one of question_acronyms is named by none of texts (missing_identifiers,
+    missing_acronyms); 1.0 when the question has no terms."""
     question_terms, texts = list(question_terms), list(texts)
-    if missing_identifiers(question_terms, texts):
+    if missing_identifiers(question_terms, texts) or missing_acronyms(question_acronyms, texts):
         return 0.0
     vocabularies = [set(tokens(text)) for text in texts]
     stems = [{stem(word) for word in words} for words in vocabularies]
