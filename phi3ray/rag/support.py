@@ -45,7 +45,8 @@ import snowballstemmer
 _TOKEN = re.compile(r"[^\W\d_]+-?\d[^\W_]*|\d[^\W_]*|[^\W\d_]+")
 SIMILAR = 0.65  # cosine of two words' embeddings at which one stands for the other ("weigh" ~ "weight": 0.91)
 
-# Function words and the words a question is phrased with; they say nothing about what a source must contain.
+# Function words, the words a question is phrased with and the niceties of a chat ("OK, and ...?"); they say
+# nothing about what a source must contain.
 FUNCTION_WORDS = frozenset("""
 a about above after again against all also am an and any are as at be been before being below between both but by
 can could did do does doing done during each either else ever few for from further had has have having he her here
@@ -55,6 +56,7 @@ to too under until up upon us very was we were what when where whether which whi
 would you your yours
 tell explain describe give find know need say says said want like get got use using used
 much many often long
+ok okay hi hello thanks thank pls plz thx fyi btw asap imo imho afaik aka etc
 """.split())
 
 
@@ -98,6 +100,7 @@ def acronyms(text: str) -> list[str]:
     if not any(ch.islower() for ch in text):
         return []
     found = (w.lower() for w in _TOKEN.findall(text) if len(w) >= 2 and w.isalpha() and w.isupper())
+    found = (w for w in found if w not in FUNCTION_WORDS)  # "OK, and ...", "What is NOT allowed?"
     return list(dict.fromkeys(found))
 
 
@@ -186,23 +189,28 @@ def coverage(
 ) -> float:
     """The weighted share of question_terms that texts hold, together: a term counts when one of them has a
     word of its stem or (vectors given) a word similar in meaning ("weight" for "weigh"); a code only exactly.
-    0.0 when an identifier or one of question_acronyms is named by none of texts (missing_identifiers,
-    missing_acronyms); 1.0 when the question has no terms."""
+    0.0 when an identifier is named by none of texts (missing_identifiers), or one of question_acronyms neither
+    (missing_acronyms) nor held as a term is (a word written in capitals for emphasis, "MAXIMUM", is held as a
+    word); 1.0 when the question has no terms."""
     question_terms, texts = list(question_terms), list(texts)
-    if missing_identifiers(question_terms, texts) or missing_acronyms(question_acronyms, texts):
+    if missing_identifiers(question_terms, texts):
         return 0.0
     vocabularies = [set(tokens(text)) for text in texts]
     stems = [{stem(word) for word in words} for words in vocabularies]
     matrices: list[np.ndarray | None] | None = None  # embedded only when a term is not held by its stem
     total = found = 0.0
+    held: set[str] = set()
     for term in question_terms:
         w = weight(term)
         total += w
-        if any(stem(term) in held for held in stems):
-            found += w
+        if any(stem(term) in words for words in stems):
+            held.add(term)
         elif vectors is not None and not is_code(term):
             if matrices is None:
                 matrices = [vectors.matrix(words) for words in vocabularies]
             if any(vectors.similar(term, m) for m in matrices):
-                found += w
+                held.add(term)
+        found += w if term in held else 0.0
+    if any(acronym not in held for acronym in missing_acronyms(question_acronyms, texts)):
+        return 0.0
     return found / total if total > 0 else 1.0

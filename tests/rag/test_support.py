@@ -87,6 +87,7 @@ def test_acronyms_are_the_words_a_question_writes_in_capitals():
     assert acronyms("How do I check rotation on a VX pump? What NPSH, in kW, and the P/N?") == ["vx", "npsh"]
     assert acronyms("WHAT IS THE NPSH OF THE VX-300?") == []  # typed in capitals: nothing stands out
     assert acronyms("What is the rated flow of the VX-300?") == []  # a code is an identifier, not an acronym
+    assert acronyms("OK, and what is NOT allowed? FYI the pump is new") == []  # chat and function words
 
 
 def test_an_acronym_is_named_as_a_word_a_series_or_spelled_out():
@@ -108,6 +109,17 @@ def test_an_acronym_no_source_names_leaves_no_coverage():
     assert coverage(terms(question), manual, weight, question_acronyms=acronyms(question)) == 0.0
     spelled = ["VX-220 seal: mean time between failures 25 000 h, as quoted by Aquilon."]
     assert coverage(terms(question), spelled, weight, question_acronyms=acronyms(question)) == pytest.approx(5.0 / 9.0)
+
+
+def test_a_word_in_capitals_for_emphasis_is_held_as_a_word():
+    weight = lambda term: 1.0  # noqa: E731
+    question = "What is the MAXIMUM flow of the VX-300?"
+    assert acronyms(question) == ["maximum"]
+    assert coverage(terms(question), ["VX-300: maximum flow 90 m³/h"], weight, None, acronyms(question)) == 1.0
+    table = {"maximum": [1.0, 0.0], "max": [0.8, 0.6], "flow": [0.0, 1.0]}
+    vectors = WordVectors(lambda words: np.array([table[w] for w in words]))
+    assert coverage(terms(question), ["VX-300: max flow 90"], weight, vectors, acronyms(question)) == 1.0  # similar
+    assert coverage(terms(question), ["VX-300: max flow 90"], weight, None, acronyms(question)) == 0.0
 
 
 def test_weaviate_forms_cover_a_code_written_with_and_without_its_hyphen():
