@@ -4,8 +4,8 @@
     python bench/abstention.py --existing retriever=local retriever.collection=Phi3rayDocs   # an ingested one
 
 Coverage (phi3ray.rag.support) is the idf-weighted share of a question's terms that the retrieved chunks hold
-together, 0 when they name none of an identifier or acronym the question names ("VX-600", "MTBF"); below
-retriever.min_coverage a search returns no chunk, and the answer is an abstention. The floor
+together, 0 when they name none of an identifier the question names ("VX-600"); below retriever.min_coverage a
+search returns no chunk, and the answer is an abstention. The floor
 is CHOSEN ON THE TRAINING QUESTIONS and only REPORTED on the held-out ones. Every training question is
 answerable, so a floor cuts only wrongly there: the chosen floor is the highest that keeps the sources of
 KEEP of the training questions (each row's first question, searched as serving searches it), a bound on how

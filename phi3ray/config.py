@@ -223,13 +223,13 @@ class RetrieverConfig:
     # Another corpus or embedder: rerun the bench, then set retriever.min_similarity.
     min_similarity: float | None = 0.20
     # min_coverage: a floor on the idf-weighted share of the question's terms that the retrieved chunks hold
-    # together (phi3ray.rag.support; 0 when they never name an identifier or acronym the question names, "E31",
-    # "MTBF"); below it the search returns no chunk and the answer is prompt.ABSTAIN, the model not run.
-    # None = no floor. Chosen with `python bench/abstention.py` (pump manuals, top_k=5): the highest floor that
-    # keeps the sources of 97% of the 513 training questions (all answerable).
+    # together (phi3ray.rag.support; 0 when they never name an identifier the question names, "E31"); below it the
+    # search returns no chunk and the answer is prompt.ABSTAIN, the model not run. None = no floor. Chosen with
+    # `python bench/abstention.py` (pump manuals, top_k=5): the highest floor that keeps the sources of 97% of the
+    # 513 training questions (all answerable).
     #   min_coverage  training kept  held-out answerable kept  held-out unanswerable cut  precision  recall
-    #   0.25          98%            99% (71/72)               7/12                       0.88       0.58
-    #   0.36 (chosen) 97%            97% (70/72)               10/12                      0.83       0.83
+    #   0.25          98%            99% (71/72)               6/12                       0.86       0.50
+    #   0.36 (chosen) 97%            97% (70/72)               9/12                       0.82       0.75
     #   0.45          95%            90% (65/72)               11/12                      0.61       0.92
     # Another corpus: rerun the bench, then set retriever.min_coverage.
     min_coverage: float | None = 0.36

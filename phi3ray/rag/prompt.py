@@ -66,8 +66,8 @@ class RetrievedChunk:
     chunk_index: int
     score: float  # hybrid score; relative_score fusion: in [0, 1] and normalised per query, higher is better
     similarity: float | None = None  # cosine(query vector, chunk vector) in [-1, 1]: comparable across queries
-    # idf-weighted share of the question's terms the chunk holds, 0 if it names none of an identifier or acronym
-    # the question names (rag.support); None when the search measured none
+    # idf-weighted share of the question's terms the chunk holds, 0 if it names none of an identifier the question
+    # names (rag.support); None when the search measured none
     coverage: float | None = None
 
 

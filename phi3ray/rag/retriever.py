@@ -17,9 +17,7 @@ from phi3ray.rag.embedder import shared_embedder
 from phi3ray.rag.prompt import RetrievedChunk
 from phi3ray.rag.schema import check_collection
 from phi3ray.rag.store import ChunkStore, holding_filter
-from phi3ray.rag.support import (
-    WordVectors, acronyms, bm25_idf, coverage, holds, identifiers, terms, weaviate_forms,
-)
+from phi3ray.rag.support import WordVectors, bm25_idf, coverage, holds, identifiers, terms, weaviate_forms
 
 logger = logging.getLogger(__name__)
 
@@ -158,9 +156,7 @@ class Retriever:
         if not chunks:
             return 0.0
         with self.store.unavailable_as_error():
-            return coverage(
-                terms(question), [_text(c) for c in chunks], self.idf, self.word_vectors, acronyms(question),
-            )
+            return coverage(terms(question), [_text(c) for c in chunks], self.idf, self.word_vectors)
 
     def idf(self, word: str) -> float:
         """BM25 idf of word in the collection, counted once per Retriever (a re-ingestion shifts it little)."""

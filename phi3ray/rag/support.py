@@ -18,9 +18,7 @@ words are those of its heading line and text, what the embedder saw. Each word i
 
 An identifier is held or not, never in part: a question naming one (a model, part or fault code: "VX-600",
 "E31") that none of the sources mentions has coverage 0. The idf share alone would let "What is the rated flow
-of the VX-600?" pass on sources about the VX-300's rated flow. So is an acronym the question writes in capitals
-("MTBF", "ATEX"): it names one quantity or standard, and sources that name it neither as such nor spelled out
-("mean time between failures") do not give it, however much of the rest of the question they hold. Retriever.search puts a chunk about each
+of the VX-600?" pass on sources about the VX-300's rated flow. Retriever.search puts a chunk about each
 identifier the question names among the sources when the collection (within the search's filters) has one, so
 a missing identifier mostly means that the documents never mention it.
 
@@ -45,8 +43,7 @@ import snowballstemmer
 _TOKEN = re.compile(r"[^\W\d_]+-?\d[^\W_]*|\d[^\W_]*|[^\W\d_]+")
 SIMILAR = 0.65  # cosine of two words' embeddings at which one stands for the other ("weigh" ~ "weight": 0.91)
 
-# Function words, the words a question is phrased with and the niceties of a chat ("OK, and ...?"); they say
-# nothing about what a source must contain.
+# Function words and the words a question is phrased with; they say nothing about what a source must contain.
 FUNCTION_WORDS = frozenset("""
 a about above after again against all also am an and any are as at be been before being below between both but by
 can could did do does doing done during each either else ever few for from further had has have having he her here
@@ -56,7 +53,6 @@ to too under until up upon us very was we were what when where whether which whi
 would you your yours
 tell explain describe give find know need say says said want like get got use using used
 much many often long
-ok okay hi hello thanks thank pls plz thx fyi btw asap imo imho afaik aka etc
 """.split())
 
 
@@ -92,33 +88,6 @@ def identifiers(text: str) -> list[str]:
 def holds(identifier: str, text: str) -> bool:
     """Whether text names identifier, exactly ("VX-300" and "VX300" name vx300; "VX-3000" and "VX 300" do not)."""
     return identifier in tokens(text)
-
-
-def acronyms(text: str) -> list[str]:
-    """The abbreviations text writes in capitals, lower-case, in order ("What MTBF is quoted for the VX-220?" ->
-    ["mtbf"]; "ATEX", "NPSH", "RAL"); none when text has no lower-case letter (a question typed in capitals)."""
-    if not any(ch.islower() for ch in text):
-        return []
-    found = (w.lower() for w in _TOKEN.findall(text) if len(w) >= 2 and w.isalpha() and w.isupper())
-    found = (w for w in found if w not in FUNCTION_WORDS)  # "OK, and ...", "What is NOT allowed?"
-    return list(dict.fromkeys(found))
-
-
-def holds_acronym(acronym: str, text: str) -> bool:
-    """Whether text names acronym: as a word, with one letter more ("NPSHr", "PLCs"), as the start of a code (a
-    series: "VX" in "VX-300" and "VXS-80"), or spelled out, words whose initials it is ("MTBF": "mean time between
-    failures")."""
-    words = tokens(text)
-    if any(w.startswith(acronym) and (len(w) <= len(acronym) + 1 or is_code(w)) for w in words):
-        return True
-    n = len(acronym)
-    return any("".join(w[0] for w in words[i:i + n]) == acronym for i in range(len(words) - n + 1))
-
-
-def missing_acronyms(question_acronyms: Iterable[str], texts: Iterable[str]) -> list[str]:
-    """The acronyms among question_acronyms that none of texts names (holds_acronym)."""
-    texts = list(texts)
-    return [a for a in question_acronyms if not any(holds_acronym(a, text) for text in texts)]
 
 
 def missing_identifiers(question_terms: Iterable[str], texts: Iterable[str]) -> list[str]:
@@ -185,13 +154,12 @@ class WordVectors:
 
 def coverage(
     question_terms: Iterable[str], texts: Iterable[str], weight: Callable[[str], float],
-    vectors: WordVectors | None = None, question_acronyms: Iterable[str] = (),
+    vectors: WordVectors | None = None,
 ) -> float:
     """The weighted share of question_terms that texts hold, together: a term counts when one of them has a
     word of its stem or (vectors given) a word similar in meaning ("weight" for "weigh"); a code only exactly.
-    0.0 when an identifier is named by none of texts (missing_identifiers), or one of question_acronyms neither
-    (missing_acronyms) nor held as a term is (a word written in capitals for emphasis, "MAXIMUM", is held as a
-    word); 1.0 when the question has no terms."""
+    0.0 when an identifier of the question is in none of texts (missing_identifiers); 1.0 when the question has
+    no terms."""
     question_terms, texts = list(question_terms), list(texts)
     if missing_identifiers(question_terms, texts):
         return 0.0
@@ -199,18 +167,14 @@ def coverage(
     stems = [{stem(word) for word in words} for words in vocabularies]
     matrices: list[np.ndarray | None] | None = None  # embedded only when a term is not held by its stem
     total = found = 0.0
-    held: set[str] = set()
     for term in question_terms:
         w = weight(term)
         total += w
-        if any(stem(term) in words for words in stems):
-            held.add(term)
+        if any(stem(term) in held for held in stems):
+            found += w
         elif vectors is not None and not is_code(term):
             if matrices is None:
                 matrices = [vectors.matrix(words) for words in vocabularies]
             if any(vectors.similar(term, m) for m in matrices):
-                held.add(term)
-        found += w if term in held else 0.0
-    if any(acronym not in held for acronym in missing_acronyms(question_acronyms, texts)):
-        return 0.0
+                found += w
     return found / total if total > 0 else 1.0

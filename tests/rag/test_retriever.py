@@ -120,7 +120,7 @@ def test_min_coverage_leaves_a_question_the_manuals_do_not_answer_without_source
         assert uncovered(retriever.search(answerable)) == uncut.search(answerable)  # a gate, not a filter: all or none
         assert uncut.coverage(answerable, []) == 0.0
         # a follow-up must be covered by its own words, not by the earlier question it is searched with
-        follow_up = "What is its list price in euros?"
+        follow_up = "What RAL colour code is its casing painted in?"
         query = f"How often is the oil of a VX-220 changed?\n{follow_up}"
         assert retriever.search(query) and retriever.search(query, question=follow_up) == []
     finally:
@@ -175,23 +175,6 @@ def test_a_question_naming_an_identifier_no_manual_mentions_gets_no_sources(pump
         store = retriever.store
         assert store.holding([["vx450"]]) == 0 and store.holding(weaviate_forms("vx450")) >= 3
         assert store.holding([["e", "21"]]) == 0 and store.holding(weaviate_forms("e21")) >= 1
-    finally:
-        uncut.close()
-
-
-def test_a_question_naming_an_acronym_no_source_names_gets_no_sources(pumps_ingested, retriever):
-    cfg, _ = pumps_ingested
-    uncut = Retriever(dataclasses.replace(cfg.retriever, min_coverage=None))
-    try:
-        question = "What MTBF does Aquilon quote for the mechanical seal of a VX-220?"  # the manuals quote none
-        found = uncut.search(question)
-        assert any(c.doc_id.startswith("vx-220") and "seal" in c.text.lower() for c in found)
-        assert uncut.coverage(question.replace("MTBF", "mtbf"), found) > cfg.retriever.min_coverage  # by idf share
-        assert uncut.coverage(question, found) == 0.0 and retriever.search(question) == []
-        # the series named without a model ("a VX pump") and an acronym the manuals use are held
-        for answerable in ("How do I check rotation on a VX pump?", "What is the NPSH required for the VX-300?"):
-            assert retriever.search(answerable)
-        assert retriever.search("OK, and what is the rated flow of the VX-300?")  # "OK" asks for nothing
     finally:
         uncut.close()
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from phi3ray.rag.support import (
-    WordVectors, acronyms, bm25_idf, coverage, holds, holds_acronym, identifiers, missing_acronyms,
-    missing_identifiers, stem, terms, weaviate_forms,
+    WordVectors, bm25_idf, coverage, holds, identifiers, missing_identifiers, stem, terms, weaviate_forms,
 )
 
 pytestmark = pytest.mark.fast  # no Ray, no Weaviate, no model: scripts/test.sh --fast
@@ -78,48 +77,6 @@ def test_an_identifier_no_source_names_leaves_no_coverage():
     assert coverage(both, ["VX-100 Specifications"], lambda _: 1.0) == 0.0
     assert coverage(both, ["VX-100 Specifications", "VX-150 Specifications"], lambda _: 1.0) == 1.0  # together
     assert coverage(iter(question), iter(["VX-300: rated flow"]), weight) == 0.0  # read once: iterables as lists
-
-
-def test_acronyms_are_the_words_a_question_writes_in_capitals():
-    assert acronyms("What MTBF does Aquilon quote for the VX-220 seal, and is it ATEX or UL listed?") == [
-        "mtbf", "atex", "ul",
-    ]
-    assert acronyms("How do I check rotation on a VX pump? What NPSH, in kW, and the P/N?") == ["vx", "npsh"]
-    assert acronyms("WHAT IS THE NPSH OF THE VX-300?") == []  # typed in capitals: nothing stands out
-    assert acronyms("What is the rated flow of the VX-300?") == []  # a code is an identifier, not an acronym
-    assert acronyms("OK, and what is NOT allowed? FYI the pump is new") == []  # chat and function words
-
-
-def test_an_acronym_is_named_as_a_word_a_series_or_spelled_out():
-    assert holds_acronym("npsh", "The NPSH available must exceed ...") and holds_acronym("npsh", "NPSHr: 3.1 m")
-    assert not holds_acronym("ral", "Rally the crew") and not holds_acronym("ul", "ultimately")
-    assert holds_acronym("vx", "Vortex VX-300 Specifications") and holds_acronym("vx", "VXS-80 submersible pump")
-    assert holds_acronym("mtbf", "Mean time between failures: 40 000 h")
-    assert not holds_acronym("mtbf", "Mean time to failure: 40 000 h") and not holds_acronym("vx", "a VAX-11")
-    manual = ["VX-220 Mechanical seal\nThe seal faces are silicon carbide against carbon."]
-    assert missing_acronyms(["mtbf"], manual) == ["mtbf"]
-    assert missing_acronyms(["mtbf"], [*manual, "Seal MTBF: 25 000 h"]) == []  # together
-
-
-def test_an_acronym_no_source_names_leaves_no_coverage():
-    weight = {"mtbf": 4.0, "vx220": 3.0, "seal": 1.0, "quoted": 1.0}.get
-    question = "What MTBF is quoted for the VX-220 seal?"
-    manual = ["VX-220 Mechanical seal\nThe seal faces are silicon carbide. Quoted life: 3 years."]
-    assert coverage(terms(question), manual, weight) == pytest.approx(5.0 / 9.0)  # the idf share alone
-    assert coverage(terms(question), manual, weight, question_acronyms=acronyms(question)) == 0.0
-    spelled = ["VX-220 seal: mean time between failures 25 000 h, as quoted by Aquilon."]
-    assert coverage(terms(question), spelled, weight, question_acronyms=acronyms(question)) == pytest.approx(5.0 / 9.0)
-
-
-def test_a_word_in_capitals_for_emphasis_is_held_as_a_word():
-    weight = lambda term: 1.0  # noqa: E731
-    question = "What is the MAXIMUM flow of the VX-300?"
-    assert acronyms(question) == ["maximum"]
-    assert coverage(terms(question), ["VX-300: maximum flow 90 m³/h"], weight, None, acronyms(question)) == 1.0
-    table = {"maximum": [1.0, 0.0], "max": [0.8, 0.6], "flow": [0.0, 1.0]}
-    vectors = WordVectors(lambda words: np.array([table[w] for w in words]))
-    assert coverage(terms(question), ["VX-300: max flow 90"], weight, vectors, acronyms(question)) == 1.0  # similar
-    assert coverage(terms(question), ["VX-300: max flow 90"], weight, None, acronyms(question)) == 0.0
 
 
 def test_weaviate_forms_cover_a_code_written_with_and_without_its_hyphen():
