@@ -2636,6 +2636,7 @@ VX-100, VX-150, VX-220, VX-300 and VX-450, submersible VXS-80, multistage VXM-4)
 | `docs/*.md` | {len(docs)} manuals, {min(words)} to {max(words)} words each (total {sum(words)}) |
 | `train.jsonl` | {len(train)} chat rows for fine-tuning ({len(train) - n_multi} single-turn, {n_multi} two-turn) |
 | `heldout.jsonl` | {len(heldout)} evaluation questions ({n_seen} with `in_train_facts: true`, {n_unseen} with `false`, {n_unanswerable} with `answerable: false`) |
+| `heldout-blind.jsonl` | 39 questions written blind (19 answerable, 20 with `answerable: false`): a second check set |
 | `extra/` | {len(extras)} small files in other formats for ingestion edge cases |
 
 ### `docs/*.md`
@@ -2691,6 +2692,29 @@ gap?") and `doc_ids` is the union of both turns' documents.
   contract (`phi3ray.rag.prompt.ABSTAIN`); `doc_ids` and `key_terms` are empty and there
   is no `in_train_facts`. The evaluation scores these rows by whether a variant abstains,
   not by their wording.
+
+### `heldout-blind.jsonl`
+
+Written by someone (an AI helper) who had read only `docs/`: not the training data, not `heldout.jsonl`, not
+the code, so not how phi3ray decides that the sources do not answer a question. It checks abstention and the
+evaluation matrix on questions nothing was tuned on (the abstention rules were written after seeing
+`heldout.jsonl`'s unanswerable questions). Same format as `heldout.jsonl`. The writer gave
+each answerable question a reference answer and its documents; `key_terms` were then taken from that answer
+(verbatim in the manual) and `in_train_facts` set by rule: true when the training answers on the same documents
+hold every key term (17 of the 19: the training set covers most facts an engineer asks about).
+
+- 19 answerable: the manuals' own words, paraphrase ("how heavy", "kilowatts"), terse ("Impeller nut torque
+  VX-450"), acronyms and units as engineers write them (LOTO, VFD, mm/s RMS). A 20th was left out: word for
+  word a training question.
+- 20 unanswerable, on topic: properties no manual states (a noise level, an efficiency, a shut-off head),
+  certifications and options (WRAS, ATEX, PROFINET, an IP rating), things the range does not have (VX-600,
+  VXS-120, fault E31, parameter P50), and near misses that share a passage's words but ask for a detail it does
+  not give (the VXS-80's NPSHr, the VX-450 impeller's own weight, the AD-7's cooling fan part number).
+
+```
+python bench/abstention.py data.heldout_file=data/pumps/heldout-blind.jsonl
+python jobs/evaluate.py model=tiny ... data.heldout_file=data/pumps/heldout-blind.jsonl max_questions=39
+```
 
 ### `extra/`
 

@@ -115,6 +115,27 @@ def test_an_unanswerable_question_must_be_on_topic_and_say_what_it_asks():
 def test_the_shipped_unanswerable_questions_are_not_answered_anywhere():
     generator = load_generator()
     sources = {str(p.relative_to(DATA)): p.read_text(errors="replace") for p in DATA.rglob("*") if p.is_file()
-               and p.suffix in (".md", ".txt", ".html", ".jsonl") and p.name not in ("README.md", "heldout.jsonl")}
+               and p.suffix in (".md", ".txt", ".html", ".jsonl")
+               and p.name not in ("README.md", "heldout.jsonl", "heldout-blind.jsonl")}
     assert "train.jsonl" in sources and len(sources) > 40
     assert generator.unanswerable_problems(generator.UNANSWERABLE, sources) == []
+
+
+def test_the_blind_set_is_grounded_balanced_and_new():
+    """heldout-blind.jsonl: questions written by someone who had read only the manuals (not the training data,
+    the held-out set or the code), to check abstention and the matrix on questions nobody tuned anything on."""
+    from phi3ray.eval.heldout import read_heldout
+
+    questions = read_heldout(str(DATA / "heldout-blind.jsonl"))
+    doc_ids = {p.stem for p in (DATA / "docs").glob("*.md")}
+    answerable = [q for q in questions if q.answerable]
+    assert len(answerable) == 19 and len(questions) == 39  # b07 left out: word for word a training question
+    assert all(q.doc_ids and set(q.doc_ids) <= doc_ids for q in answerable)
+    for q in answerable:  # key terms from the writer's answer, verbatim in the manual
+        gold_text = " ".join((DATA / "docs" / f"{d}.md").read_text() for d in q.doc_ids).lower()
+        assert q.key_terms and all(t.lower() in q.answer.lower() and t.lower() in gold_text for t in q.key_terms)
+        assert q.in_train_facts is not None, q.id
+    assert all(q.answer == ABSTAIN and not q.doc_ids for q in questions if not q.answerable)
+    seen = {normalise(m["content"]) for row in read_jsonl(DATA / "train.jsonl") for m in row["messages"]
+            if m["role"] == "user"} | {normalise(r["question"]) for r in read_jsonl(DATA / "heldout.jsonl")}
+    assert [q.id for q in questions if normalise(q.question) in seen] == []
