@@ -44,6 +44,8 @@ _TOKEN = re.compile(r"[^\W\d_]+-?\d[^\W_]*|\d[^\W_]*|[^\W\d_]+")
 SIMILAR = 0.65  # cosine of two words' embeddings at which one stands for the other ("weigh" ~ "weight": 0.91)
 
 # Function words and the words a question is phrased with; they say nothing about what a source must contain.
+# The last line: what Weaviate's word tokenizer leaves of contractions ("doesn't": "doesn", "t") and of a "re-"
+# prefix ("re-checked": "re", "checked"); kept as terms, no chunk holds them and they weigh the most.
 FUNCTION_WORDS = frozenset("""
 a about above after again against all also am an and any are as at be been before being below between both but by
 can could did do does doing done during each either else ever few for from further had has have having he her here
@@ -53,6 +55,7 @@ to too under until up upon us very was we were what when where whether which whi
 would you your yours
 tell explain describe give find know need say says said want like get got use using used
 much many often long
+don doesn didn isn aren wasn weren won wouldn shouldn couldn haven hasn hadn mustn needn ll ve re
 """.split())
 
 

@@ -19,6 +19,11 @@ def test_terms_are_the_content_words_as_weaviate_splits_them():
     assert terms("What is it?") == []
 
 
+def test_contractions_and_a_re_prefix_leave_no_term():
+    assert terms("Why doesn't the VX-300 start? I've re-checked it; it won't prime, they're fine") == [
+        "vx300", "start", "checked", "prime", "fine"]
+
+
 def test_stem_joins_inflections_and_leaves_codes_alone():
     assert stem("bearings") == stem("bearing")
     assert stem("painted") == stem("paint") and stem("replaced") == stem("replace")
