@@ -96,7 +96,10 @@ def holds(identifier: str, text: str) -> bool:
 def missing_identifiers(question_terms: Iterable[str], texts: Iterable[str]) -> list[str]:
     """The identifiers among question_terms that none of texts holds: sources that never mention E31 do not
     answer a question about it, however much else of the question they hold."""
-    held = {word for text in texts for word in tokens(text)}
+    return _unheld_identifiers(question_terms, {word for text in texts for word in tokens(text)})
+
+
+def _unheld_identifiers(question_terms: Iterable[str], held: set[str]) -> list[str]:
     return [t for t in question_terms if is_identifier(t) and t not in held]
 
 
@@ -163,10 +166,10 @@ def coverage(
     word of its stem or (vectors given) a word similar in meaning ("weight" for "weigh"); a code only exactly.
     0.0 when an identifier of the question is in none of texts (missing_identifiers); 1.0 when the question has
     no terms."""
-    question_terms, texts = list(question_terms), list(texts)
-    if missing_identifiers(question_terms, texts):
+    question_terms = list(question_terms)
+    vocabularies = [set(tokens(text)) for text in texts]  # each text read once
+    if _unheld_identifiers(question_terms, set().union(*vocabularies)):  # missing_identifiers
         return 0.0
-    vocabularies = [set(tokens(text)) for text in texts]
     stems = [{stem(word) for word in words} for words in vocabularies]
     matrices: list[np.ndarray | None] | None = None  # embedded only when a term is not held by its stem
     total = found = 0.0
